@@ -1,0 +1,50 @@
+# Thin wrappers over the `medallion` CLI. The first target that needs Python
+# builds .venv from uv.lock (uv itself is bootstrapped from PyPI with pip).
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+BOOTSTRAP := .local/bootstrap
+UV := $(BOOTSTRAP)/bin/uv
+VENV := .venv
+STAMP := $(VENV)/.synced
+MEDALLION := $(VENV)/bin/medallion
+SOURCE ?=
+
+.PHONY: help venv system-deps run test lint docs airflow bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(BOOTSTRAP)
+	$(BOOTSTRAP)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(STAMP): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+venv: $(STAMP) ## create .venv from the lock (idempotent)
+
+system-deps: ## Debian packages the tests need (chromium, unixodbc, node)
+	@bash scripts/install_system_deps.sh
+
+run: venv ## load data (synthetic SF1, or SOURCE=dir) and run the pipeline through the DAG
+	$(MEDALLION) run $(if $(SOURCE),--source "$(SOURCE)")
+
+test: venv system-deps ## run the whole test suite
+	$(VENV)/bin/python -m pytest
+
+lint: venv system-deps ## pre-commit on every file (ruff, sqlfluff, yaml, actionlint, zizmor)
+	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
+
+docs: venv ## dbt docs (static site with lineage) into .local/docs
+	$(MEDALLION) docs
+
+airflow: venv ## local Airflow 3.3 with its UI (Ctrl-C stops it)
+	$(MEDALLION) airflow
+
+bench: venv ## benchmark harness: writes bench/results.json and docs/PERFORMANCE.md
+	$(MEDALLION) bench
+
+clean: ## remove local state (warehouse, artifacts, Airflow home); keeps .venv
+	rm -rf .local/warehouse.duckdb* .local/artifacts .local/airflow .local/reports

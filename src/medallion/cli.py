@@ -1,0 +1,107 @@
+"""`medallion` command line: the user-facing surface; Makefile targets and CI steps call it.
+
+Each sub-command parses its options here and hands off to the module that owns the work,
+imported lazily so `medallion --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from medallion.config import TARGETS, Settings
+from medallion.errors import MedallionError
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source",
+        type=Path,
+        help="AdventureWorks export folder (headered CSV per schema, or the official "
+        "install-script files); default: synthetic data",
+    )
+    parser.add_argument("--scale", type=float, default=1.0, help="synthetic scale factor (SF)")
+    parser.add_argument("--seed", type=int, default=42, help="synthetic data seed")
+
+
+def _cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    from medallion.loading.api import load
+
+    report = load(
+        settings,
+        source=args.source,
+        scale=args.scale,
+        seed=args.seed,
+        append_hours=args.append_hours,
+        force=args.force,
+    )
+    report.print()
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    from medallion.dbt import build_all
+
+    return 0 if build_all(settings, full_refresh=args.full_refresh).success else 1
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from medallion.pipeline import run_pipeline
+
+    return run_pipeline(
+        settings,
+        source=args.source,
+        scale=args.scale,
+        seed=args.seed,
+        full_refresh=args.full_refresh,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medallion", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--target", choices=TARGETS, help="warehouse target (default: $MEDALLION_TARGET or duckdb)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    load = sub.add_parser("load", help="load an AdventureWorks export or synthetic data")
+    _add_data_options(load)
+    load.add_argument(
+        "--synthetic", action="store_true", help="generate synthetic data (the default)"
+    )
+    load.add_argument(
+        "--append-hours", type=int, default=0, help="append H hours of new synthetic orders"
+    )
+    load.add_argument("--force", action="store_true", help="reload even if already loaded")
+    load.set_defaults(handler=_cmd_load)
+
+    build = sub.add_parser("build", help="dbt build of every layer, without Airflow")
+    build.add_argument("--full-refresh", action="store_true")
+    build.set_defaults(handler=_cmd_build)
+
+    run = sub.add_parser("run", help="load data, then run the dbt_transform DAG end to end")
+    _add_data_options(run)
+    run.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
+    run.set_defaults(handler=_cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        env = dict(os.environ)
+        if args.target:
+            env["MEDALLION_TARGET"] = args.target
+        settings = Settings.from_env(env)
+        return args.handler(args, settings)
+    except MedallionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""One settings object, read from the environment when asked for, validated.
+
+Nothing reads the environment at import time: the DAG file imports this module while
+Airflow parses it, and a missing variable must fall back to a default, never crash a parse.
+Every variable is listed in README.md under "Configuration".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from medallion.errors import ConfigError
+
+TARGETS = ("duckdb", "sqlserver")
+LAYERS = ("bronze", "silver", "gold")
+
+
+def _project_root(env: Mapping[str, str]) -> Path:
+    """The checkout holding dbt/: MEDALLION_PROJECT_ROOT, else the source tree, else the cwd."""
+    if env.get("MEDALLION_PROJECT_ROOT"):
+        return Path(env["MEDALLION_PROJECT_ROOT"]).expanduser().resolve()
+    source_tree = Path(__file__).resolve().parents[2]
+    if (source_tree / "dbt" / "dbt_project.yml").is_file():
+        return source_tree
+    return Path.cwd().resolve()
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} must be >= {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use true/false)")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Task retry and timeout settings; seconds so tests can shrink them."""
+
+    retries: int = 2
+    retry_delay_s: int = 300
+    backoff: bool = True
+    max_retry_delay_s: int = 1800
+    execution_timeout_s: int = 1800
+    task_sla_s: int = 1200
+    dagrun_timeout_s: int = 7200
+    dagrun_deadline_s: int = 3600
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Alert channels; each is on when its setting is present, off otherwise."""
+
+    slack_conn_id: str | None = None
+    email_to: tuple[str, ...] = ()
+    smtp_conn_id: str = "smtp_default"
+    webhook_url: str | None = field(default=None, repr=False)
+    base_url: str = "http://localhost:8080"
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_root: Path
+    home: Path
+    warehouse: Path
+    target: str
+    dbt_project_dir: Path
+    dbt_profiles_dir: Path
+    artifacts_dir: Path
+    airflow_home: Path
+    duckdb_threads: int
+    duckdb_memory_limit: str
+    quarantine_max_ratio: float
+    retry: RetryPolicy
+    alerts: AlertSettings
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        root = _project_root(env)
+        home = Path(env.get("MEDALLION_HOME") or root / ".local").expanduser().resolve()
+        target = env.get("MEDALLION_TARGET", "duckdb").strip() or "duckdb"
+        if target not in TARGETS:
+            raise ConfigError(f"MEDALLION_TARGET={target!r} is not one of {', '.join(TARGETS)}")
+        project_dir = Path(env.get("MEDALLION_DBT_PROJECT_DIR") or root / "dbt").expanduser()
+        ratio = _float(env, "MEDALLION_QUARANTINE_MAX_RATIO", 0.01)
+        if not 0 <= ratio <= 1:
+            raise ConfigError(f"MEDALLION_QUARANTINE_MAX_RATIO={ratio} must be within [0, 1]")
+        emails = tuple(
+            a.strip() for a in env.get("MEDALLION_ALERT_EMAIL_TO", "").split(",") if a.strip()
+        )
+        return cls(
+            project_root=root,
+            home=home,
+            warehouse=Path(
+                env.get("MEDALLION_WAREHOUSE") or home / "warehouse.duckdb"
+            ).expanduser().resolve(),
+            target=target,
+            dbt_project_dir=project_dir.resolve(),
+            dbt_profiles_dir=Path(
+                env.get("MEDALLION_DBT_PROFILES_DIR") or project_dir
+            ).expanduser().resolve(),
+            artifacts_dir=Path(
+                env.get("MEDALLION_ARTIFACTS_DIR") or home / "artifacts"
+            ).expanduser().resolve(),
+            airflow_home=Path(
+                env.get("MEDALLION_AIRFLOW_HOME") or home / "airflow"
+            ).expanduser().resolve(),
+            duckdb_threads=_int(env, "MEDALLION_DUCKDB_THREADS", os.cpu_count() or 2, minimum=1),
+            duckdb_memory_limit=env.get("MEDALLION_DUCKDB_MEMORY_LIMIT", "4GB"),
+            quarantine_max_ratio=ratio,
+            retry=RetryPolicy(
+                retries=_int(env, "MEDALLION_RETRIES", 2),
+                retry_delay_s=_int(env, "MEDALLION_RETRY_DELAY_SECONDS", 300),
+                backoff=_bool(env, "MEDALLION_RETRY_EXPONENTIAL_BACKOFF", True),
+                max_retry_delay_s=_int(env, "MEDALLION_MAX_RETRY_DELAY_SECONDS", 1800),
+                execution_timeout_s=_int(env, "MEDALLION_EXECUTION_TIMEOUT_SECONDS", 1800, 1),
+                task_sla_s=_int(env, "MEDALLION_TASK_SLA_SECONDS", 1200, 1),
+                dagrun_timeout_s=_int(env, "MEDALLION_DAGRUN_TIMEOUT_SECONDS", 7200, 1),
+                dagrun_deadline_s=_int(env, "MEDALLION_DAGRUN_DEADLINE_SECONDS", 3600, 1),
+            ),
+            alerts=AlertSettings(
+                slack_conn_id=env.get("MEDALLION_ALERT_SLACK_CONN_ID") or None,
+                email_to=emails,
+                smtp_conn_id=env.get("MEDALLION_ALERT_SMTP_CONN_ID") or "smtp_default",
+                webhook_url=env.get("MEDALLION_ALERT_WEBHOOK_URL") or None,
+                base_url=env.get("AIRFLOW__API__BASE_URL") or "http://localhost:8080",
+            ),
+        )
+
+    def dbt_env(self) -> dict[str, str]:
+        """Variables profiles.yml and the models read through env_var(); resolved defaults."""
+        return {
+            "MEDALLION_TARGET": self.target,
+            "MEDALLION_WAREHOUSE": str(self.warehouse),
+            "MEDALLION_DUCKDB_THREADS": str(self.duckdb_threads),
+            "MEDALLION_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "MEDALLION_QUARANTINE_MAX_RATIO": str(self.quarantine_max_ratio),
+        }

@@ -1,0 +1,1 @@
+"""Getting data into the warehouse's raw schemas: readers, the generator, writers."""
