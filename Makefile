@@ -31,8 +31,9 @@ system-deps: ## Debian packages the tests need (chromium, unixodbc, node)
 run: venv ## load data (synthetic SF1, or SOURCE=dir) and run the pipeline through the DAG
 	$(MEDALLION) run $(if $(SOURCE),--source "$(SOURCE)")
 
-test: venv system-deps ## run the whole test suite
-	$(VENV)/bin/python -m pytest
+test: venv system-deps ## run the whole test suite (pytest's exit 5, "no tests ran", is a failure)
+	@$(VENV)/bin/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$status
 
 lint: venv system-deps ## pre-commit on every file (ruff, sqlfluff, yaml, actionlint, zizmor)
 	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
