@@ -1,0 +1,608 @@
+"""The one place that builds dbt command lines, invokes dbt and reads what it wrote.
+
+dbt runs in-process through ``dbt.cli.main.dbtRunner`` in the worker's own environment:
+no interpreter start-up and no re-import of dbt per task, and a manifest parsed once per
+process is handed to every later invocation (under ``airflow dags test`` all tasks share one
+process, so parse cost is paid once per run). Where each task runs in its own process
+(a real scheduler), a shared ``partial_parse.msgpack`` seeded into every task's target
+directory keeps parsing incremental.
+
+Every invocation writes its artifacts to its own directory
+(``<artifacts>/<dag_id>/<run_id>/<task_id>/try_<n>/``), so retries and parallel runs never
+overwrite each other's ``run_results.json``.
+
+Outcomes are classified so the DAG can decide whether a retry can help:
+tests that fail on data -> :class:`~medallion.errors.DataQualityError` (never retried);
+dbt unable to run (lock held, connection lost, compile error, crash) ->
+:class:`~medallion.errors.WarehouseBusyError` / :class:`~medallion.errors.DbtInvocationError`
+(retried). A failed invocation always raises: there is no path to a false green.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medallion.config import LAYERS, Settings
+from medallion.errors import (
+    ConfigError,
+    DataQualityError,
+    DbtInvocationError,
+    MedallionError,
+    WarehouseBusyError,
+)
+from medallion.redact import scrub
+
+if TYPE_CHECKING:
+    from dbt.contracts.graph.manifest import Manifest
+
+log = logging.getLogger(__name__)
+
+STEPS = ("run", "test")
+SUMMARY_XCOM_KEY = "dbt_summary"
+# Statuses meaning "this node did not do its job". "warn" is a pass with a note.
+FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
+_MESSAGE_MAX = 500
+_BUSY = re.compile(
+    r"could not set lock|conflicting lock|database is locked|lock on file|"
+    r"resource temporarily unavailable|deadlock",
+    re.I,
+)
+_INVOKE_LOCK = threading.Lock()
+_MANIFESTS: dict[str, Manifest] = {}
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One dbt node's outcome, as dbt recorded it in run_results.json / sources.json."""
+
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+    execution_time_s: float
+    rows_affected: int | None = None
+    failures: int | None = None
+    message: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILED_STATUSES
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one dbt invocation did: the typed content of its run_results.json."""
+
+    command: str
+    nodes: tuple[NodeResult, ...]
+    elapsed_s: float | None = None
+    invocation_id: str | None = None
+    generated_at: str | None = None
+
+    @property
+    def failed_nodes(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.failed]
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for node in self.nodes:
+            counts[node.status] = counts.get(node.status, 0) + 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "elapsed_s": self.elapsed_s,
+            "invocation_id": self.invocation_id,
+            "generated_at": self.generated_at,
+            "counts": self.counts(),
+            "nodes": [asdict(n) for n in self.nodes],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSummary:
+        return cls(
+            command=data.get("command", ""),
+            nodes=tuple(NodeResult(**n) for n in data.get("nodes", ())),
+            elapsed_s=data.get("elapsed_s"),
+            invocation_id=data.get("invocation_id"),
+            generated_at=data.get("generated_at"),
+        )
+
+
+def _node_name(unique_id: str) -> tuple[str, str]:
+    """(resource_type, name) from a unique_id such as ``test.medallion.not_null_x.3f2a1b``."""
+    parts = unique_id.split(".")
+    resource_type = parts[0] if parts else "unknown"
+    if resource_type == "test" and len(parts) >= 3:
+        return resource_type, parts[2]
+    return resource_type, ".".join(parts[2:]) or unique_id
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def read_run_results(path: str | Path) -> RunSummary:
+    """Read dbt's ``run_results.json`` (or ``sources.json`` of ``source freshness``).
+
+    Public on purpose: the run report, the ``ops`` tables and the CI notifier read dbt's
+    results through this function, so a change of dbt's artifact schema is handled here once.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DbtInvocationError(f"dbt wrote no results file at {path}") from None
+    except json.JSONDecodeError as exc:
+        raise DbtInvocationError(f"{path} is not valid JSON ({exc}); was dbt killed?") from None
+    metadata = data.get("metadata") or {}
+    args = data.get("args") or {}
+    nodes = []
+    for item in data.get("results") or ():
+        unique_id = item.get("unique_id", "")
+        resource_type, name = _node_name(unique_id)
+        response = item.get("adapter_response") or {}
+        message = item.get("message") or item.get("error")
+        nodes.append(
+            NodeResult(
+                unique_id=unique_id,
+                name=name,
+                resource_type=resource_type,
+                status=str(item.get("status", "unknown")),
+                execution_time_s=round(float(item.get("execution_time") or 0.0), 3),
+                rows_affected=_int_or_none(response.get("rows_affected")),
+                failures=_int_or_none(item.get("failures")),
+                message=scrub(str(message))[:_MESSAGE_MAX] if message else None,
+            )
+        )
+    command = args.get("which") or ("source freshness" if path.name == "sources.json" else "")
+    elapsed = data.get("elapsed_time")
+    return RunSummary(
+        command=str(command),
+        nodes=tuple(nodes),
+        elapsed_s=round(float(elapsed), 3) if elapsed is not None else None,
+        invocation_id=metadata.get("invocation_id"),
+        generated_at=metadata.get("generated_at"),
+    )
+
+
+@dataclass
+class StepResult:
+    """One DAG task's worth of dbt (``run`` or ``test`` of a layer): what XCom carries."""
+
+    layer: str | None
+    step: str
+    artifacts: Path
+    invocations: list[RunSummary] = field(default_factory=list)
+    error: str | None = None
+    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    duration_s: float = 0.0
+
+    @property
+    def nodes(self) -> list[NodeResult]:
+        return [n for inv in self.invocations for n in inv.nodes]
+
+    @property
+    def failed_nodes(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.failed]
+
+    @property
+    def success(self) -> bool:
+        return self.error is None and not self.failed_nodes
+
+    def to_dict(self) -> dict[str, Any]:
+        """Compact, JSON-safe summary; no local paths needed to use it on another worker."""
+        return {
+            "layer": self.layer,
+            "step": self.step,
+            "success": self.success,
+            "error": self.error,
+            "started_at": self.started_at,
+            "duration_s": round(self.duration_s, 3),
+            "artifacts": str(self.artifacts),
+            "invocations": [inv.to_dict() for inv in self.invocations],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StepResult:
+        return cls(
+            layer=data.get("layer"),
+            step=data.get("step", ""),
+            artifacts=Path(data.get("artifacts", ".")),
+            invocations=[RunSummary.from_dict(i) for i in data.get("invocations", ())],
+            error=data.get("error"),
+            started_at=data.get("started_at", ""),
+            duration_s=float(data.get("duration_s") or 0.0),
+        )
+
+
+# --------------------------------------------------------------------------- argv
+
+
+def dbt_argv(
+    command: str,
+    settings: Settings,
+    *,
+    target_path: Path,
+    log_path: Path,
+    layer: str | None = None,
+    select: str | None = None,
+    full_refresh: bool = False,
+    indirect_selection: str | None = None,
+) -> list[str]:
+    """The dbt command line for ``command`` (``run``, ``test``, ``build``, ``source freshness``...).
+
+    ``layer`` selects ``tag:<layer>``; ``select`` overrides it. Project, profiles and target
+    always come from ``settings`` so the DAG, the CLI and CI run exactly the same thing.
+    """
+    if layer is not None and layer not in LAYERS:
+        raise ConfigError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
+    argv = command.split()
+    argv += [
+        "--project-dir", str(settings.dbt_project_dir),
+        "--profiles-dir", str(settings.dbt_profiles_dir),
+        "--target", settings.target,
+        "--target-path", str(target_path),
+        "--log-path", str(log_path),
+    ]  # fmt: skip
+    selection = select or (f"tag:{layer}" if layer else None)
+    if selection:
+        argv += ["--select", selection]
+    if full_refresh and argv[0] in ("run", "build", "seed"):
+        argv.append("--full-refresh")
+    if indirect_selection:
+        argv += ["--indirect-selection", indirect_selection]
+    return argv
+
+
+def layer_commands(
+    settings: Settings,
+    step: str,
+    layer: str,
+    *,
+    target_path: Path,
+    log_path: Path,
+    full_refresh: bool = False,
+) -> list[list[str]]:
+    """What the DAG task ``dbt_<step>_<layer>`` runs; the CLI's ``medallion layer`` runs the same.
+
+    ``test`` uses ``--indirect-selection buildable`` so a relationship test between layers runs
+    with the later layer, once both ends exist. Bronze's test step also checks source freshness.
+    """
+    if step not in STEPS:
+        raise ConfigError(f"unknown step {step!r}; expected one of {', '.join(STEPS)}")
+    common = {"target_path": target_path, "log_path": log_path}
+    if step == "run":
+        return [dbt_argv("run", settings, layer=layer, full_refresh=full_refresh, **common)]
+    commands = [
+        dbt_argv("test", settings, layer=layer, indirect_selection="buildable", **common)
+    ]
+    if layer == "bronze":
+        commands.append(dbt_argv("source freshness", settings, select="source:*", **common))
+    return commands
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def safe_path_part(value: str) -> str:
+    """Filesystem-safe form of a run id or task id (``manual__2024-01-01T00:00:00+00:00``)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", value).strip("._")
+    return cleaned or "_"
+
+
+def task_artifacts_dir(
+    settings: Settings, dag_id: str, run_id: str, task_id: str, try_number: int
+) -> Path:
+    """``<artifacts>/<dag_id>/<run_id>/<task_id>/try_<n>/``: dbt's target-path and log-path."""
+    return (
+        settings.artifacts_dir
+        / safe_path_part(dag_id)
+        / safe_path_part(run_id)
+        / safe_path_part(task_id)
+        / f"try_{int(try_number)}"
+    )
+
+
+def adhoc_artifacts_dir(settings: Settings, name: str) -> Path:
+    """Artifacts of a run outside Airflow (CLI, CI steps): ``<artifacts>/cli/<utc stamp>/<name>``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    return settings.artifacts_dir / "cli" / stamp / safe_path_part(name)
+
+
+def _partial_parse_cache(settings: Settings) -> Path:
+    return settings.artifacts_dir / ".partial_parse" / settings.target / "partial_parse.msgpack"
+
+
+def _seed_partial_parse(settings: Settings, target_path: Path) -> None:
+    cached = _partial_parse_cache(settings)
+    if cached.is_file() and not (target_path / cached.name).exists():
+        shutil.copy2(cached, target_path / cached.name)
+
+
+def _keep_partial_parse(settings: Settings, target_path: Path) -> None:
+    produced = target_path / "partial_parse.msgpack"
+    if not produced.is_file():
+        return
+    cached = _partial_parse_cache(settings)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+    shutil.copy2(produced, tmp)
+    os.replace(tmp, cached)
+
+
+# --------------------------------------------------------------------------- invocation
+
+
+@contextlib.contextmanager
+def _exported(env: Mapping[str, str]) -> Iterator[None]:
+    """Expose ``env`` to dbt's ``env_var()`` for one invocation, then restore the process env."""
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _dbt_env(settings: Settings) -> dict[str, str]:
+    return {
+        **settings.dbt_env(),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_USE_COLORS": "false",
+    }
+
+
+def _project_fingerprint(settings: Settings) -> str:
+    """Changes whenever a project file or the environment dbt renders into the manifest changes."""
+    digest = hashlib.sha256()
+    for key, value in sorted(_dbt_env(settings).items()):
+        digest.update(f"{key}={value}\n".encode())
+    digest.update(f"{settings.dbt_profiles_dir}|{settings.target}\n".encode())
+    skip = {"target", "logs", "dbt_packages", ".user.yml"}
+    root = settings.dbt_project_dir
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in skip and not d.startswith("."))
+        for name in sorted(filenames):
+            st = (Path(dirpath) / name).stat()
+            digest.update(f"{dirpath}/{name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    profiles = settings.dbt_profiles_dir / "profiles.yml"
+    if profiles.is_file():
+        digest.update(str(profiles.stat().st_mtime_ns).encode())
+    return digest.hexdigest()
+
+
+def _classify_text(text: str) -> type[MedallionError]:
+    return WarehouseBusyError if _BUSY.search(text or "") else DbtInvocationError
+
+
+def _parsed_manifest(settings: Settings, work_dir: Path) -> Manifest | None:
+    """This process's parsed manifest for the project, parsing (partially) when it changed."""
+    from dbt.cli.main import dbtRunner
+
+    key = _project_fingerprint(settings)
+    if key in _MANIFESTS:
+        return _MANIFESTS[key]
+    work_dir.mkdir(parents=True, exist_ok=True)
+    _seed_partial_parse(settings, work_dir)
+    argv = dbt_argv("parse", settings, target_path=work_dir, log_path=work_dir)
+    with _exported(_dbt_env(settings)):
+        res = dbtRunner().invoke(argv)
+    if not res.success or res.result is None:
+        detail = scrub(str(res.exception or "dbt parse failed"))
+        raise DbtInvocationError(
+            f"dbt could not parse the project {settings.dbt_project_dir}: {detail}. "
+            f"See {work_dir / 'dbt.log'}."
+        )
+    _keep_partial_parse(settings, work_dir)
+    _MANIFESTS.clear()
+    _MANIFESTS[key] = res.result
+    return res.result
+
+
+def invoke(argv: Sequence[str], settings: Settings, *, reuse_manifest: bool = True) -> RunSummary:
+    """Run one dbt command in-process and return its results; raise if dbt could not run.
+
+    Raises :class:`DbtInvocationError` / :class:`WarehouseBusyError` when dbt produced no
+    results (it crashed, could not connect, could not compile). Node-level failures are
+    returned, not raised: the caller decides what they mean.
+    """
+    from dbt.cli.main import dbtRunner
+
+    argv = list(argv)
+    target_path = Path(argv[argv.index("--target-path") + 1])
+    target_path.mkdir(parents=True, exist_ok=True)
+    results_file = target_path / (
+        "sources.json" if argv[:2] == ["source", "freshness"] else "run_results.json"
+    )
+    results_file.unlink(missing_ok=True)
+    with _INVOKE_LOCK:
+        manifest = None
+        if reuse_manifest:
+            manifest = _parsed_manifest(settings, target_path / "parse")
+        else:
+            _seed_partial_parse(settings, target_path)
+        log.info("dbt %s", " ".join(argv))
+        started = time.monotonic()
+        with _exported(_dbt_env(settings)):
+            try:
+                res = dbtRunner(manifest=manifest).invoke(argv)
+            except BaseException as exc:  # dbt raised past its own handler
+                raise _classify_text(str(exc))(
+                    f"dbt {argv[0]} crashed: {scrub(str(exc))}"
+                ) from exc
+        if not reuse_manifest:
+            _keep_partial_parse(settings, target_path)
+    log.info("dbt %s finished in %.1fs (success=%s)", argv[0], time.monotonic() - started, res.success)
+    if res.exception is not None or not results_file.is_file():
+        detail = scrub(str(res.exception or "no results written"))
+        raise _classify_text(detail)(
+            f"dbt {' '.join(argv[:2] if argv[0] == 'source' else argv[:1])} could not run: "
+            f"{detail}. Full log: {target_path / 'dbt.log'}"
+        )
+    summary = read_run_results(results_file)
+    if not res.success and not summary.failed_nodes:
+        raise DbtInvocationError(
+            f"dbt {argv[0]} reported failure but no failed node; see {target_path / 'dbt.log'}"
+        )
+    return summary
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def format_summary(result: StepResult) -> str:
+    """A per-model / per-test table for the task log."""
+    rows = [("type", "node", "status", "time_s", "rows", "failures")]
+    for node in result.nodes:
+        rows.append(
+            (
+                node.resource_type,
+                node.name,
+                node.status,
+                f"{node.execution_time_s:.2f}",
+                "" if node.rows_affected is None else str(node.rows_affected),
+                "" if node.failures is None else str(node.failures),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        f"dbt {result.step} {result.layer or ''}: {len(result.nodes)} nodes, "
+        f"{len(result.failed_nodes)} failed, {result.duration_s:.1f}s; artifacts {result.artifacts}"
+    ]
+    for i, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    for node in result.failed_nodes:
+        lines.append(f"FAILED {node.resource_type} {node.name}: {node.message or node.status}")
+    return "\n".join(lines)
+
+
+def _failure_detail(nodes: Sequence[NodeResult]) -> str:
+    parts = []
+    for node in nodes[:10]:
+        count = f" ({node.failures} failing rows)" if node.failures else ""
+        parts.append(f"{node.resource_type} {node.name}: {node.status}{count}")
+    more = f"; and {len(nodes) - 10} more" if len(nodes) > 10 else ""
+    return "; ".join(parts) + more
+
+
+def raise_for_result(result: StepResult) -> None:
+    """Turn a failed step into the exception that tells the DAG whether to retry.
+
+    Failing or erroring tests and freshness errors are data problems
+    (:class:`DataQualityError`); a model that errored, or dbt unable to run at all, is an
+    infrastructure problem (:class:`DbtInvocationError` or :class:`WarehouseBusyError`).
+    The exception carries ``result`` so callbacks can list the failing nodes.
+    """
+    if result.success:
+        return
+    error: MedallionError
+    failed = result.failed_nodes
+    infra = [
+        n
+        for n in failed
+        if n.resource_type not in ("test", "source")
+        or n.status == "runtime error"
+        or _BUSY.search(n.message or "")
+    ]
+    where = f"{result.layer} {result.step}" if result.layer else result.step
+    if result.error is not None:
+        error = _classify_text(result.error)(result.error)
+    elif infra:
+        busy = any(_BUSY.search(n.message or "") for n in infra)
+        cls = WarehouseBusyError if busy else DbtInvocationError
+        error = cls(
+            f"dbt {where} failed to build: {_failure_detail(infra)}. Retrying may help if the "
+            f"cause is transient; see {result.artifacts / 'dbt.log'}"
+        )
+    else:
+        error = DataQualityError(
+            f"dbt {where}: data quality checks failed: {_failure_detail(failed)}. "
+            f"Inspect the failing rows with `dbt test --select <test> --store-failures`."
+        )
+    error.result = result  # type: ignore[attr-defined]
+    raise error
+
+
+def run_step(
+    settings: Settings,
+    step: str,
+    layer: str,
+    *,
+    artifacts: Path,
+    full_refresh: bool = False,
+) -> StepResult:
+    """Run what the DAG task ``dbt_<step>_<layer>`` runs, log the table, raise on failure."""
+    artifacts.mkdir(parents=True, exist_ok=True)
+    result = StepResult(layer=layer, step=step, artifacts=artifacts)
+    started = time.monotonic()
+    try:
+        for argv in layer_commands(
+            settings, step, layer, target_path=artifacts, log_path=artifacts,
+            full_refresh=full_refresh,
+        ):  # fmt: skip
+            summary = invoke(argv, settings)
+            result.invocations.append(summary)
+            if summary.failed_nodes:
+                break
+    except (DbtInvocationError, WarehouseBusyError) as exc:
+        result.error = str(exc)
+    finally:
+        result.duration_s = time.monotonic() - started
+    log.info("%s", format_summary(result))
+    if result.error:
+        log.error("%s", result.error)
+    raise_for_result(result)
+    return result
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """Outcome of :func:`build_all`; ``success`` drives ``medallion build``'s exit code."""
+
+    success: bool
+    result: StepResult
+
+
+def build_all(settings: Settings, full_refresh: bool = False) -> BuildResult:
+    """A bare ``dbt build`` of every layer: the CLI's ``medallion build`` and the benchmark floor."""
+    artifacts = adhoc_artifacts_dir(settings, "build")
+    result = StepResult(layer=None, step="build", artifacts=artifacts)
+    started = time.monotonic()
+    argv = dbt_argv(
+        "build", settings, target_path=artifacts, log_path=artifacts, full_refresh=full_refresh
+    )
+    try:
+        result.invocations.append(invoke(argv, settings, reuse_manifest=False))
+    except (DbtInvocationError, WarehouseBusyError) as exc:
+        result.error = str(exc)
+    result.duration_s = time.monotonic() - started
+    log.info("%s", format_summary(result))
+    print(format_summary(result))
+    return BuildResult(success=result.success, result=result)
