@@ -1,0 +1,24 @@
+with
+
+source as (
+
+    select * from {{ source('production', 'ProductSubcategory') }}
+
+),
+
+renamed as (
+
+    select
+        cast(ProductSubcategoryID as {{ dbt.type_int() }}) as product_subcategory_id,
+        cast(ProductCategoryID as {{ dbt.type_int() }}) as product_category_id,
+        cast(Name as {{ medallion.type_text() }}) as subcategory_name,
+        cast(rowguid as {{ medallion.type_text() }}) as row_guid,
+        cast(ModifiedDate as {{ dbt.type_timestamp() }}) as modified_at,
+        cast(_loaded_at as {{ dbt.type_timestamp() }}) as _loaded_at,
+        cast(_source_file as {{ medallion.type_text() }}) as _source_file
+
+    from source
+
+)
+
+select * from renamed
