@@ -1,0 +1,369 @@
+"""Helpers for the GitHub Actions workflows: step retry and the Slack failure notice.
+
+The workflow steps stay one line each (`python -m medallion.ci retry -- medallion layer run
+bronze`, `python -m medallion.ci notify-slack`) and the behaviour lives here, unit-tested.
+
+retry
+    Runs a command and retries a non-zero exit up to ``--retries`` more times, waiting
+    ``--delay`` seconds, then ``--delay * --factor``, ... (capped by ``--max-delay``).
+    Exit codes given with ``--no-retry-on`` end the step at once: a failed quality gate
+    (exit 1 of `medallion layer test`) is not transient, so waiting and re-running it only
+    delays the alert. The workflows wrap only the *run* steps; test steps are not wrapped.
+    The final exit code is the command's own (128 + N when it died of signal N).
+
+notify-slack
+    Posts the failure of a workflow run to the incoming webhook in ``SLACK_WEBHOOK_URL``:
+    repository, workflow, failed step, run URL and the failing dbt nodes from the newest
+    run_results.json under the artifacts directory (the failing step is the last one that
+    ran). Without the secret it prints one skip line and exits 0. The webhook URL is never
+    printed, and every text sent goes through `medallion.redact.scrub`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from medallion.errors import MedallionError
+from medallion.redact import scrub
+
+SLACK_ENV = "SLACK_WEBHOOK_URL"
+STEPS_ENV = "MEDALLION_CI_STEPS"
+MAX_NODES = 15
+MAX_MESSAGE_CHARS = 300
+
+
+# --------------------------------------------------------------------------- retry
+
+
+def backoff_delays(retries: int, delay: float, factor: float, max_delay: float) -> list[float]:
+    """Waits before each retry: delay, delay*factor, delay*factor**2, ... capped at max_delay."""
+    return [min(delay * factor**n, max_delay) for n in range(retries)]
+
+
+def _annotate(level: str, message: str) -> None:
+    """A GitHub Actions annotation when running there, a plain line otherwise."""
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        print(f"::{level} title=retry::{message}", flush=True)
+    else:
+        print(f"retry: {message}", file=sys.stderr, flush=True)
+
+
+def _run_once(argv: Sequence[str]) -> int:
+    """Runs argv in the foreground; a SIGTERM to us (job cancelled) is passed on to it."""
+    try:
+        proc = subprocess.Popen(list(argv))
+    except FileNotFoundError:
+        print(f"retry: command not found: {argv[0]}", file=sys.stderr)
+        return 127
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def forward(signum: int, _frame: object) -> None:
+        proc.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 128 - code if code < 0 else code
+
+
+def run_with_retry(
+    argv: Sequence[str],
+    *,
+    retries: int = 2,
+    delay: float = 30.0,
+    factor: float = 2.0,
+    max_delay: float = 600.0,
+    no_retry_on: frozenset[int] = frozenset(),
+    sleep: Callable[[float], None] = time.sleep,
+    run: Callable[[Sequence[str]], int] = _run_once,
+) -> int:
+    """Runs argv up to 1 + retries times; returns the exit code of the last attempt."""
+    if not argv:
+        raise ValueError("retry: no command given")
+    waits = backoff_delays(retries, delay, factor, max_delay)
+    attempts = retries + 1
+    shown = " ".join(argv)
+    for attempt in range(1, attempts + 1):
+        code = run(argv)
+        if code == 0:
+            if attempt > 1:
+                _annotate("notice", f"'{shown}' succeeded on attempt {attempt} of {attempts}")
+            return 0
+        if code in no_retry_on:
+            _annotate(
+                "error",
+                f"'{shown}' exited {code}, which is not retried (not a transient failure)",
+            )
+            return code
+        if attempt == attempts:
+            _annotate("error", f"'{shown}' exited {code} on the last attempt ({attempts})")
+            return code
+        wait = waits[attempt - 1]
+        _annotate(
+            "warning",
+            f"'{shown}' exited {code} on attempt {attempt} of {attempts}; retrying in {wait:g}s",
+        )
+        sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _exit_codes(text: str) -> frozenset[int]:
+    try:
+        return frozenset(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of exit codes: {text!r}"
+        ) from None
+
+
+# --------------------------------------------------------------------------- slack
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What identifies a failed workflow run, from GitHub's default environment."""
+
+    repository: str
+    workflow: str
+    run_url: str
+    failed_step: str
+    ref: str
+    sha: str
+    event: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], failed_step: str | None = None) -> RunContext:
+        server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+        repository = env.get("GITHUB_REPOSITORY", "")
+        run_id = env.get("GITHUB_RUN_ID", "")
+        run_url = f"{server}/{repository}/actions/runs/{run_id}" if repository and run_id else ""
+        attempt = env.get("GITHUB_RUN_ATTEMPT", "")
+        if run_url and attempt and attempt != "1":
+            run_url += f"/attempts/{attempt}"
+        step = failed_step or failed_step_from_steps(env.get(STEPS_ENV, ""))
+        return cls(
+            repository=repository or "(unknown repository)",
+            workflow=env.get("GITHUB_WORKFLOW", "") or "(unknown workflow)",
+            run_url=run_url,
+            failed_step=step or "(unknown step)",
+            ref=env.get("GITHUB_REF_NAME", ""),
+            sha=env.get("GITHUB_SHA", "")[:12],
+            event=env.get("GITHUB_EVENT_NAME", ""),
+        )
+
+
+def failed_step_from_steps(steps_json: str) -> str | None:
+    """The first failed step in `toJSON(steps)`, by id, shown as its name ('silver_test' -> 'silver test').
+
+    Only steps with an `id:` appear in the steps context; the pipeline gives every step
+    that can fail an id matching its name.
+    """
+    if not steps_json.strip():
+        return None
+    try:
+        steps = json.loads(steps_json)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(steps, dict):
+        return None
+    for step_id, info in steps.items():
+        if isinstance(info, dict) and info.get("outcome") == "failure":
+            return str(step_id).replace("_", " ")
+    return None
+
+
+@dataclass(frozen=True)
+class FailedNode:
+    unique_id: str
+    status: str
+    failures: int | None
+    message: str
+
+
+def latest_run_results(artifacts_dir: Path) -> Path | None:
+    """The newest run_results.json below artifacts_dir: the one the failing step wrote."""
+    if not artifacts_dir.is_dir():
+        return None
+    found = [p for p in artifacts_dir.rglob("run_results.json") if p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime_ns) if found else None
+
+
+def failing_nodes(run_results: Path) -> list[FailedNode]:
+    """Failed models and tests of one dbt invocation, read with the package's own reader."""
+    from medallion.dbt import read_run_results
+
+    summary = read_run_results(run_results)
+    return [
+        FailedNode(
+            unique_id=node.unique_id,
+            status=node.status,
+            failures=node.failures,
+            message=node.message or "",
+        )
+        for node in summary.nodes
+        if node.status in ("error", "fail", "runtime error")
+    ]
+
+
+def build_slack_payload(ctx: RunContext, nodes: Sequence[FailedNode]) -> dict[str, Any]:
+    """The Slack message: pure, so its text is tested without sending anything."""
+    title = f":red_circle: {ctx.workflow} failed in {ctx.repository}"
+    facts = [
+        f"*Repository:* {ctx.repository}",
+        f"*Workflow:* {ctx.workflow}",
+        f"*Failed step:* {ctx.failed_step}",
+    ]
+    if ctx.ref or ctx.sha:
+        facts.append(f"*Ref:* {ctx.ref} {ctx.sha}".rstrip())
+    if ctx.event:
+        facts.append(f"*Trigger:* {ctx.event}")
+    facts.append(f"*Run:* <{ctx.run_url}|{ctx.run_url}>" if ctx.run_url else "*Run:* (no URL)")
+    if nodes:
+        lines = []
+        for node in nodes[:MAX_NODES]:
+            count = f", {node.failures} failing rows" if node.failures else ""
+            message = " ".join(node.message.split())[:MAX_MESSAGE_CHARS]
+            lines.append(f"• `{node.unique_id}` ({node.status}{count}): {message}".rstrip(": "))
+        if len(nodes) > MAX_NODES:
+            lines.append(f"… and {len(nodes) - MAX_NODES} more (see the run's artifacts)")
+        dbt_text = "*Failing dbt nodes:*\n" + "\n".join(lines)
+    else:
+        dbt_text = "*Failing dbt nodes:* none recorded (the step failed outside dbt)"
+    text = scrub("\n".join([title, *facts, dbt_text]))
+    return {
+        "text": text,
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": scrub(title)[:150]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": scrub("\n".join(facts))}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": scrub(dbt_text)[:3000]}},
+        ],
+    }
+
+
+def post_json(url: str, payload: Mapping[str, Any], timeout: float = 15.0) -> int:
+    """POSTs payload as JSON; returns the HTTP status. Only http(s) URLs are accepted."""
+    if not url.lower().startswith(("https://", "http://")):
+        raise ValueError(f"{SLACK_ENV} must be an http(s) URL")
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode("utf-8"),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return int(response.status)
+
+
+def notify_slack(
+    env: Mapping[str, str], *, failed_step: str | None = None, dry_run: bool = False
+) -> int:
+    """Builds and sends the failure notice; 0 when sent or skipped, 1 when delivery failed."""
+    from medallion.config import Settings
+
+    url = env.get(SLACK_ENV, "").strip()
+    if not url and not dry_run:
+        print(f"notify-slack: {SLACK_ENV} is not set; Slack notification skipped")
+        return 0
+    ctx = RunContext.from_env(env, failed_step)
+    nodes: list[FailedNode] = []
+    try:
+        results = latest_run_results(Settings.from_env(env).artifacts_dir)
+    except MedallionError as exc:  # a bad setting must not stop the alert itself
+        print(f"notify-slack: artifacts not searched: {exc}", file=sys.stderr)
+        results = None
+    if results is not None:
+        try:
+            nodes = failing_nodes(results)
+        except Exception as exc:  # a broken artifact must not stop the alert itself
+            print(f"notify-slack: could not read {results}: {scrub(str(exc))}", file=sys.stderr)
+    payload = build_slack_payload(ctx, nodes)
+    if dry_run:
+        print(json.dumps(payload, indent=2))
+        return 0
+    secrets = [url]
+    try:
+        status = post_json(url, payload)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        print(f"notify-slack: delivery failed: {scrub(str(reason), secrets)}", file=sys.stderr)
+        return 1
+    print(
+        f"notify-slack: sent (HTTP {status}): step {ctx.failed_step!r}, "
+        f"{len(nodes)} failing dbt node(s)"
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m medallion.ci", description=__doc__)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    retry = sub.add_parser("retry", help="run a command, retrying failures with backoff")
+    retry.add_argument("--retries", type=int, default=2, help="extra attempts (default 2)")
+    retry.add_argument("--delay", type=float, default=30.0, help="first wait in seconds")
+    retry.add_argument("--factor", type=float, default=2.0, help="backoff multiplier")
+    retry.add_argument("--max-delay", type=float, default=600.0, help="longest wait in seconds")
+    retry.add_argument(
+        "--no-retry-on",
+        type=_exit_codes,
+        default=frozenset(),
+        metavar="CODES",
+        help="comma-separated exit codes that end the step at once (e.g. 1)",
+    )
+    retry.add_argument("cmd", nargs=argparse.REMAINDER, help="-- command and its arguments")
+
+    notify = sub.add_parser("notify-slack", help="post a workflow failure to Slack")
+    notify.add_argument("--failed-step", help=f"step name (default: first failure in ${STEPS_ENV})")
+    notify.add_argument("--dry-run", action="store_true", help="print the payload, send nothing")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "retry":
+        cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+        if not cmd:
+            print(
+                "retry: no command given (usage: retry [options] -- command ...)", file=sys.stderr
+            )
+            return 2
+        if args.retries < 0 or args.delay < 0 or args.factor < 1 or args.max_delay < 0:
+            print(
+                "retry: --retries, --delay, --max-delay must be >= 0, --factor >= 1",
+                file=sys.stderr,
+            )
+            return 2
+        return run_with_retry(
+            cmd,
+            retries=args.retries,
+            delay=args.delay,
+            factor=args.factor,
+            max_delay=args.max_delay,
+            no_retry_on=args.no_retry_on,
+        )
+    return notify_slack(os.environ, failed_step=args.failed_step, dry_run=args.dry_run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
