@@ -400,6 +400,25 @@ def _classify_text(text: str) -> type[MedallionError]:
     return WarehouseBusyError if _BUSY.search(text or "") else DbtInvocationError
 
 
+def _release_warehouse() -> None:
+    """Close the DuckDB file dbt-duckdb keeps open in this process after an invocation.
+
+    dbt-duckdb caches its database handle at class level; in-process, that would hold the
+    warehouse's file lock after the task and block every other process (loader, report,
+    the next task's worker) until this one exits.
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # dbt-duckdb not installed: nothing held
+        return
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+        if env is not None:
+            with contextlib.suppress(Exception):
+                env.close()
+
+
 def _parsed_manifest(settings: Settings, work_dir: Path) -> Manifest | None:
     """This process's parsed manifest for the project, parsing (partially) when it changed."""
     from dbt.cli.main import dbtRunner
@@ -451,10 +470,12 @@ def invoke(argv: Sequence[str], settings: Settings, *, reuse_manifest: bool = Tr
         with _exported(_dbt_env(settings)):
             try:
                 res = dbtRunner(manifest=manifest).invoke(argv)
-            except BaseException as exc:  # dbt raised past its own handler
+            except Exception as exc:  # dbt raised past its own handler
                 raise _classify_text(str(exc))(
                     f"dbt {argv[0]} crashed: {scrub(str(exc))}"
                 ) from exc
+            finally:
+                _release_warehouse()
         if not reuse_manifest:
             _keep_partial_parse(settings, target_path)
     log.info("dbt %s finished in %.1fs (success=%s)", argv[0], time.monotonic() - started, res.success)
