@@ -7,8 +7,10 @@ plus URL credentials and webhook tokens recognised by shape.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from urllib.parse import unquote, urlsplit
 from collections.abc import Iterable, Mapping
 
 MASK = "***"
@@ -27,14 +29,36 @@ _PATTERNS = (
 _MIN_SECRET_LEN = 6
 
 
+def _connection_secrets(value: str) -> set[str]:
+    """The password (and whole URI) of an ``AIRFLOW_CONN_*`` value in JSON or URI form."""
+    found = {value}
+    try:
+        data = json.loads(value)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        found.add(str(data.get("password") or ""))
+    else:
+        try:
+            password = urlsplit(value).password
+        except ValueError:
+            password = None
+        if password:
+            found.update({password, unquote(password)})
+    return found
+
+
 def secret_values(env: Mapping[str, str] | None = None, extra: Iterable[str | None] = ()) -> list[str]:
-    """Values of secret-looking environment variables (and connection URIs), longest first."""
+    """Values of secret-looking environment variables and connection passwords, longest first."""
     env = os.environ if env is None else env
-    values = {
-        value
-        for name, value in env.items()
-        if value and (_SECRET_NAME.search(name) or _SECRET_CONN.match(name))
-    }
+    values: set[str] = set()
+    for name, value in env.items():
+        if not value:
+            continue
+        if _SECRET_CONN.match(name):
+            values |= _connection_secrets(value)
+        elif _SECRET_NAME.search(name):
+            values.add(value)
     values.update(v for v in extra if v)
     return sorted((v for v in values if len(v) >= _MIN_SECRET_LEN), key=len, reverse=True)
 
