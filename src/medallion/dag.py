@@ -1,0 +1,200 @@
+"""# dbt_transform: the medallion pipeline, bronze -> silver -> gold, every hour
+
+```
+ raw schemas (sales, production, person; loaded by `medallion load`)
+      |
+ [bronze]  dbt_run_bronze >> dbt_test_bronze      typed 1:1 copies of the sources
+      |                                          + source freshness on _loaded_at
+ [silver]  dbt_run_silver >> dbt_test_silver      conformed entities; bad rows -> *_quarantine
+      |
+ [gold]    dbt_run_gold   >> dbt_test_gold        fct_sales_daily, fct_product_sales,
+                                                  dim_customer_value (the published contract)
+```
+
+**Layers and materializations** are defined in `dbt/dbt_project.yml` (set once per folder);
+every model is tagged with its layer, and each task selects `tag:<layer>`.
+
+**Quality gates.** `dbt_test_<layer>` runs the layer's tests
+(`--indirect-selection buildable`: a relationship test runs once both ends are built).
+Bronze: primary keys, foreign keys, types, no future dates, source freshness.
+Silver: business rules (positive quantities and prices, discount range, line totals,
+ship >= order date, accepted statuses). Gold: keys, grain, relationships, and totals that
+reconcile to the cent with silver. A failing test fails its task at once (no retry: data
+does not fix itself) and every later layer is `upstream_failed`: consumers keep the last good
+gold.
+
+**Errors and retries.** Infrastructure failures (warehouse locked, connection lost, dbt
+crash) are retried: 2 retries, 5 min then 10 min (exponential, x2, capped at 30 min), each
+try limited to 30 min. Alerts go to the log and to every configured channel (Slack, email,
+JSON webhook): failure with the failing dbt nodes and next steps, retry notices,
+"recovered after n tries", per-task SLA (20 min) misses, and a DAG-run deadline (run not
+finished 1 h after it was queued). The run itself times out after 2 h.
+
+**How to operate it.**
+- Trigger with `{"full_refresh": true}` to rebuild incremental models from scratch.
+- Reproduce one task locally: `medallion layer run|test <layer>`; artifacts of every try
+  (run_results.json, dbt.log) are under `$MEDALLION_ARTIFACTS_DIR/dbt_transform/<run>/<task>/try_<n>/`.
+- Each task pushes a compact JSON summary of its dbt nodes to XCom key `dbt_summary`.
+- All timings come from `MEDALLION_*` settings (README, "Configuration").
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from medallion.config import LAYERS, RetryPolicy, Settings
+
+if TYPE_CHECKING:
+    from airflow.sdk import DAG
+
+DAG_ID = "dbt_transform"
+OWNER = "data-platform"
+TAGS = ["medallion", "dbt", "adventureworks"]
+START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
+SCHEDULE = "@hourly"
+# Airflow 3 treats retry_exponential_backoff as a multiplier (True would mean x1, no backoff).
+BACKOFF_MULTIPLIER = 2.0
+
+_LAYER_DOCS = {
+    "bronze": "typed, renamed 1:1 copies of the raw source tables, with load metadata",
+    "silver": "conformed entities (orders, lines, customers, products, territories); rows "
+    "breaking a row-level rule go to `silver.*_quarantine`",
+    "gold": "the published marts `gold.fct_sales_daily`, `gold.fct_product_sales`, "
+    "`gold.dim_customer_value`",
+}
+
+
+def retry_schedule(policy: RetryPolicy) -> list[timedelta]:
+    """Minimum wait before each retry: the 5 -> 10 -> 20 min intent, capped at the maximum.
+
+    Airflow computes ``retry_delay * multiplier ** (try_number - 1)`` and adds a deterministic
+    jitter of up to that much again, then caps the result at ``max_retry_delay``.
+    """
+    multiplier = BACKOFF_MULTIPLIER if policy.backoff else 1.0
+    return [
+        timedelta(seconds=min(policy.retry_delay_s * multiplier**n, policy.max_retry_delay_s))
+        for n in range(policy.retries)
+    ]
+
+
+def default_args(policy: RetryPolicy) -> dict[str, Any]:
+    """Task defaults: retries, backoff, timeouts and the alerting callbacks."""
+    from medallion import callbacks
+
+    return {
+        "owner": OWNER,
+        "retries": policy.retries,
+        "retry_delay": timedelta(seconds=policy.retry_delay_s),
+        "retry_exponential_backoff": BACKOFF_MULTIPLIER if policy.backoff else 0,
+        "max_retry_delay": timedelta(seconds=policy.max_retry_delay_s),
+        "execution_timeout": timedelta(seconds=policy.execution_timeout_s),
+        "on_failure_callback": callbacks.task_failed,
+        "on_retry_callback": callbacks.task_retrying,
+        "on_success_callback": callbacks.task_succeeded,
+    }
+
+
+def task_doc(step: str, layer: str) -> str:
+    if step == "run":
+        return (
+            f"### dbt_run_{layer}\n`dbt run --select tag:{layer}`: builds the {layer} layer - "
+            f"{_LAYER_DOCS[layer]}.\n\nRetried on infrastructure errors (lock, connection, "
+            f"crash). `full_refresh` param adds `--full-refresh`.\n\nReproduce: "
+            f"`medallion layer run {layer}`."
+        )
+    extra = " Also runs `dbt source freshness` on the raw sources." if layer == "bronze" else ""
+    return (
+        f"### dbt_test_{layer}\n`dbt test --select tag:{layer} --indirect-selection buildable`"
+        f": the {layer} quality gate.{extra}\n\nA failing test fails this task without retry "
+        f"and blocks every later layer; the alert lists the failing tests and their failing "
+        f"row counts.\n\nReproduce: `medallion layer test {layer}`."
+    )
+
+
+def dbt_step_task(layer: str, step: str, **context: Any) -> None:
+    """Task callable: run one layer step through the runner, push its summary to XCom.
+
+    Data-quality failures become ``AirflowFailException`` (fail now, no retry); dbt unable to
+    run stays a retriable error. The summary goes to XCom key ``dbt_summary`` on every try,
+    failed or not, so the report and ops tasks never need this worker's disk.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from medallion import dbt
+    from medallion.errors import ConfigError, DataQualityError, MedallionError
+
+    ti = context["ti"]
+    params = context.get("params") or {}
+    settings = Settings.from_env()
+    artifacts = dbt.task_artifacts_dir(settings, ti.dag_id, ti.run_id, ti.task_id, ti.try_number)
+    try:
+        result = dbt.run_step(
+            settings, step, layer, artifacts=artifacts,
+            full_refresh=bool(params.get("full_refresh", False)),
+        )  # fmt: skip
+    except MedallionError as exc:
+        result = getattr(exc, "result", None)
+        if result is not None:
+            ti.xcom_push(key=dbt.SUMMARY_XCOM_KEY, value=result.to_dict())
+        if isinstance(exc, DataQualityError | ConfigError):
+            raise AirflowFailException(str(exc)) from exc
+        raise
+    ti.xcom_push(key=dbt.SUMMARY_XCOM_KEY, value=result.to_dict())
+
+
+def build_dag(settings: Settings | None = None) -> DAG:
+    """The ``dbt_transform`` DAG. Cheap: no dbt import, no database, no Variable/Connection."""
+    from airflow.providers.standard.operators.python import PythonOperator
+    from airflow.sdk import (
+        DAG,
+        AsyncCallback,
+        DeadlineAlert,
+        DeadlineReference,
+        Param,
+        TaskGroup,
+    )
+
+    from medallion import callbacks
+
+    settings = settings or Settings.from_env()
+    policy = settings.retry
+    with DAG(
+        dag_id=DAG_ID,
+        description="dbt medallion pipeline over AdventureWorks: bronze -> silver -> gold",
+        doc_md=__doc__,
+        schedule=SCHEDULE,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        dagrun_timeout=timedelta(seconds=policy.dagrun_timeout_s),
+        default_args=default_args(policy),
+        tags=TAGS,
+        params={
+            "full_refresh": Param(
+                False, type="boolean", description="Rebuild incremental models from scratch."
+            )
+        },
+        deadline=DeadlineAlert(
+            reference=DeadlineReference.DAGRUN_QUEUED_AT,
+            interval=timedelta(seconds=policy.dagrun_deadline_s),
+            callback=AsyncCallback(callbacks.dag_run_deadline_missed),
+        ),
+    ) as dag:
+        previous = None
+        for layer in LAYERS:
+            with TaskGroup(group_id=layer, tooltip=_LAYER_DOCS[layer]) as group:
+                run, test = (
+                    PythonOperator(
+                        task_id=f"dbt_{step}_{layer}",
+                        python_callable=dbt_step_task,
+                        op_kwargs={"layer": layer, "step": step},
+                        doc_md=task_doc(step, layer),
+                    )
+                    for step in ("run", "test")
+                )
+                run >> test
+            if previous is not None:
+                previous >> group
+            previous = group
+    return dag
