@@ -111,7 +111,8 @@ def troubleshooting(event: AlertEvent) -> list[str]:
             "Check warehouse load and data volume growth; consider incremental models.",
         ]
     if event.error_type == "DataQualityError" or (
-        event.failed_nodes and all(n.resource_type in ("test", "source") for n in event.failed_nodes)
+        event.failed_nodes
+        and all(n.resource_type in ("test", "source") for n in event.failed_nodes)
     ):
         steps += [
             "Data failed its checks; retrying cannot fix it, so the task was not retried.",
@@ -244,9 +245,15 @@ def build_message(event: AlertEvent, secrets: Iterable[str] = ()) -> Message:
     if error:
         body.append(f"<p><b>Error:</b> {esc(error)}</p>")
     if nodes:
-        body.append("<h3>Failing dbt nodes</h3><ul>" + "".join(f"<li>{esc(n)}</li>" for n in nodes) + "</ul>")
+        body.append(
+            "<h3>Failing dbt nodes</h3><ul>"
+            + "".join(f"<li>{esc(n)}</li>" for n in nodes)
+            + "</ul>"
+        )
     if steps:
-        body.append("<h3>Troubleshooting</h3><ol>" + "".join(f"<li>{esc(s)}</li>" for s in steps) + "</ol>")
+        body.append(
+            "<h3>Troubleshooting</h3><ol>" + "".join(f"<li>{esc(s)}</li>" for s in steps) + "</ol>"
+        )
     if tb_lines:
         body.append("<h3>Traceback</h3><pre>" + esc("\n".join(tb_lines)) + "</pre>")
     page = "<html><body>" + "".join(body) + "</body></html>"

@@ -73,7 +73,7 @@ class RetryPolicy:
     execution_timeout_s: int = 1800
     task_sla_s: int = 1200
     dagrun_timeout_s: int = 7200
-    dagrun_deadline_s: int = 3600
+    dagrun_deadline_s: int = 3600  # 0 = no DeadlineAlert (see medallion.pipeline: dags test)
 
 
 @dataclass(frozen=True)
@@ -121,20 +121,20 @@ class Settings:
         return cls(
             project_root=root,
             home=home,
-            warehouse=Path(
-                env.get("MEDALLION_WAREHOUSE") or home / "warehouse.duckdb"
-            ).expanduser().resolve(),
+            warehouse=Path(env.get("MEDALLION_WAREHOUSE") or home / "warehouse.duckdb")
+            .expanduser()
+            .resolve(),
             target=target,
             dbt_project_dir=project_dir.resolve(),
-            dbt_profiles_dir=Path(
-                env.get("MEDALLION_DBT_PROFILES_DIR") or project_dir
-            ).expanduser().resolve(),
-            artifacts_dir=Path(
-                env.get("MEDALLION_ARTIFACTS_DIR") or home / "artifacts"
-            ).expanduser().resolve(),
-            airflow_home=Path(
-                env.get("MEDALLION_AIRFLOW_HOME") or home / "airflow"
-            ).expanduser().resolve(),
+            dbt_profiles_dir=Path(env.get("MEDALLION_DBT_PROFILES_DIR") or project_dir)
+            .expanduser()
+            .resolve(),
+            artifacts_dir=Path(env.get("MEDALLION_ARTIFACTS_DIR") or home / "artifacts")
+            .expanduser()
+            .resolve(),
+            airflow_home=Path(env.get("MEDALLION_AIRFLOW_HOME") or home / "airflow")
+            .expanduser()
+            .resolve(),
             duckdb_threads=_int(env, "MEDALLION_DUCKDB_THREADS", os.cpu_count() or 2, minimum=1),
             duckdb_memory_limit=env.get("MEDALLION_DUCKDB_MEMORY_LIMIT", "4GB"),
             quarantine_max_ratio=ratio,
@@ -146,7 +146,7 @@ class Settings:
                 execution_timeout_s=_int(env, "MEDALLION_EXECUTION_TIMEOUT_SECONDS", 1800, 1),
                 task_sla_s=_int(env, "MEDALLION_TASK_SLA_SECONDS", 1200, 1),
                 dagrun_timeout_s=_int(env, "MEDALLION_DAGRUN_TIMEOUT_SECONDS", 7200, 1),
-                dagrun_deadline_s=_int(env, "MEDALLION_DAGRUN_DEADLINE_SECONDS", 3600, 1),
+                dagrun_deadline_s=_int(env, "MEDALLION_DAGRUN_DEADLINE_SECONDS", 3600, 0),
             ),
             alerts=AlertSettings(
                 slack_conn_id=env.get("MEDALLION_ALERT_SLACK_CONN_ID") or None,

@@ -179,7 +179,9 @@ def build_dag(settings: Settings | None = None) -> DAG:
             reference=DeadlineReference.DAGRUN_QUEUED_AT,
             interval=timedelta(seconds=policy.dagrun_deadline_s),
             callback=AsyncCallback(callbacks.dag_run_deadline_missed),
-        ),
+        )
+        if policy.dagrun_deadline_s > 0
+        else None,
     ) as dag:
         previous = None
         for layer in LAYERS:

@@ -294,9 +294,7 @@ def layer_commands(
     common = {"target_path": target_path, "log_path": log_path}
     if step == "run":
         return [dbt_argv("run", settings, layer=layer, full_refresh=full_refresh, **common)]
-    commands = [
-        dbt_argv("test", settings, layer=layer, indirect_selection="buildable", **common)
-    ]
+    commands = [dbt_argv("test", settings, layer=layer, indirect_selection="buildable", **common)]
     if layer == "bronze":
         commands.append(dbt_argv("source freshness", settings, select="source:*", **common))
     return commands
@@ -471,14 +469,14 @@ def invoke(argv: Sequence[str], settings: Settings, *, reuse_manifest: bool = Tr
             try:
                 res = dbtRunner(manifest=manifest).invoke(argv)
             except Exception as exc:  # dbt raised past its own handler
-                raise _classify_text(str(exc))(
-                    f"dbt {argv[0]} crashed: {scrub(str(exc))}"
-                ) from exc
+                raise _classify_text(str(exc))(f"dbt {argv[0]} crashed: {scrub(str(exc))}") from exc
             finally:
                 _release_warehouse()
         if not reuse_manifest:
             _keep_partial_parse(settings, target_path)
-    log.info("dbt %s finished in %.1fs (success=%s)", argv[0], time.monotonic() - started, res.success)
+    log.info(
+        "dbt %s finished in %.1fs (success=%s)", argv[0], time.monotonic() - started, res.success
+    )
     if res.exception is not None or not results_file.is_file():
         detail = scrub(str(res.exception or "no results written"))
         raise _classify_text(detail)(

@@ -19,7 +19,10 @@ _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|WEBHOOK|PRIVA
 _SECRET_CONN = re.compile(r"^AIRFLOW_CONN_", re.I)
 _PATTERNS = (
     # scheme://user:password@host -> scheme://user:***@host
-    (re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+(?=@)", re.I), r"\g<head>" + MASK),
+    (
+        re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+(?=@)", re.I),
+        r"\g<head>" + MASK,
+    ),
     # Slack / Teams style webhook paths carry the token in the path.
     (re.compile(r"(hooks\.slack\.com/services/)[A-Za-z0-9/_-]+"), r"\1" + MASK),
     (re.compile(r"(webhook\.office\.com/webhookb2/)\S+"), r"\1" + MASK),
@@ -48,7 +51,9 @@ def _connection_secrets(value: str) -> set[str]:
     return found
 
 
-def secret_values(env: Mapping[str, str] | None = None, extra: Iterable[str | None] = ()) -> list[str]:
+def secret_values(
+    env: Mapping[str, str] | None = None, extra: Iterable[str | None] = ()
+) -> list[str]:
     """Values of secret-looking environment variables and connection passwords, longest first."""
     env = os.environ if env is None else env
     values: set[str] = set()
