@@ -1,0 +1,68 @@
+{{ config(tags=['gold']) }}
+
+{#- Each total of gold.dim_customer_value equals, to the cent, the same total
+    computed from silver orders (statuses 4 and 6 excluded). One row per measure
+    that differs. -#}
+with
+
+dim_customer_value as (
+
+    select * from {{ ref('dim_customer_value') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('slv_orders') }}
+
+),
+
+counted_orders as (
+
+    select *
+    from orders
+    where status not in (4, 6)
+
+),
+
+gold_totals as (
+
+    select
+        count(*) as customer_count,
+        sum(order_count) as order_count,
+        sum(lifetime_value) as lifetime_value
+
+    from dim_customer_value
+
+),
+
+silver_totals as (
+
+    select
+        count(distinct customer_id) as customer_count,
+        count(*) as order_count,
+        sum(total_due) as lifetime_value
+
+    from counted_orders
+
+),
+
+compared as (
+
+    {%- for measure in ['customer_count', 'order_count', 'lifetime_value'] %}
+    select
+        '{{ measure }}' as measure,
+        cast(coalesce(gold_totals.{{ measure }}, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce(silver_totals.{{ measure }}, 0) as decimal(38, 6)) as silver_total
+    from gold_totals
+    cross join silver_totals
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+
+)
+
+select *
+from compared
+where gold_total <> silver_total

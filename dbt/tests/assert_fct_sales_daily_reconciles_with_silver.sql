@@ -1,0 +1,115 @@
+{{ config(tags=['gold']) }}
+
+{#- Each total of gold.fct_sales_daily equals, to the cent, the same total computed
+    straight from silver orders and lines (statuses 4 and 6 excluded). Returns one
+    row per measure that differs. -#}
+with
+
+fct_sales_daily as (
+
+    select * from {{ ref('fct_sales_daily') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('slv_orders') }}
+
+),
+
+order_lines as (
+
+    select * from {{ ref('slv_order_lines') }}
+
+),
+
+counted_orders as (
+
+    select *
+    from orders
+    where status not in (4, 6)
+
+),
+
+gold_totals as (
+
+    select
+        sum(order_count) as order_count,
+        sum(customer_count) as customer_count,
+        sum(units) as units,
+        sum(subtotal) as subtotal,
+        sum(tax_amt) as tax_amt,
+        sum(freight) as freight,
+        sum(total_due) as total_due
+
+    from fct_sales_daily
+
+),
+
+silver_order_totals as (
+
+    select
+        count(*) as order_count,
+        sum(subtotal) as subtotal,
+        sum(tax_amt) as tax_amt,
+        sum(freight) as freight,
+        sum(total_due) as total_due
+
+    from counted_orders
+
+),
+
+silver_customer_days as (
+
+    select distinct
+        order_date,
+        territory_id,
+        customer_id
+
+    from counted_orders
+
+),
+
+silver_customer_total as (
+
+    select count(*) as customer_count
+    from silver_customer_days
+
+),
+
+silver_unit_total as (
+
+    select sum(order_lines.order_qty) as units
+    from order_lines
+    inner join counted_orders
+        on order_lines.sales_order_id = counted_orders.sales_order_id
+
+),
+
+compared as (
+
+    {%- for measure, silver in [
+        ('order_count', 'silver_order_totals'),
+        ('customer_count', 'silver_customer_total'),
+        ('units', 'silver_unit_total'),
+        ('subtotal', 'silver_order_totals'),
+        ('tax_amt', 'silver_order_totals'),
+        ('freight', 'silver_order_totals'),
+        ('total_due', 'silver_order_totals'),
+    ] %}
+    select
+        '{{ measure }}' as measure,
+        cast(coalesce(gold_totals.{{ measure }}, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce({{ silver }}.{{ measure }}, 0) as decimal(38, 6)) as silver_total
+    from gold_totals
+    cross join {{ silver }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+
+)
+
+select *
+from compared
+where gold_total <> silver_total

@@ -1,0 +1,45 @@
+{{ config(tags=['silver']) }}
+
+{#- A published order's subtotal equals the sum of its published lines' totals
+    (within 0.01). Orders are quarantined whole, so this holds whenever the source
+    header agrees with its lines; a mismatch means a header or lines went missing. -#}
+with
+
+orders as (
+
+    select * from {{ ref('slv_orders') }}
+
+),
+
+order_lines as (
+
+    select * from {{ ref('slv_order_lines') }}
+
+),
+
+line_totals as (
+
+    select
+        sales_order_id,
+        sum(line_total) as lines_total
+
+    from order_lines
+    group by sales_order_id
+
+),
+
+final as (
+
+    select
+        orders.sales_order_id,
+        orders.subtotal,
+        coalesce(line_totals.lines_total, 0) as lines_total
+
+    from orders
+    left join line_totals
+        on orders.sales_order_id = line_totals.sales_order_id
+    where abs(orders.subtotal - coalesce(line_totals.lines_total, 0)) > 0.01
+
+)
+
+select * from final
