@@ -59,6 +59,27 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     )
 
 
+def _cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from medallion.report import report_run
+
+    report_run(settings, args.run_id, last_n=args.last)
+    return 0
+
+
+def _cmd_airflow(args: argparse.Namespace, settings: Settings) -> int:
+    from medallion.local_airflow import serve
+
+    return serve(settings, port=args.port, unpause=args.unpause)
+
+
+def _cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    from medallion.docs import build_docs
+
+    site = build_docs(settings)
+    print(f"dbt docs (with lineage): {site}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medallion", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -85,6 +106,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(run)
     run.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
     run.set_defaults(handler=_cmd_run)
+
+    report = sub.add_parser(
+        "report", help="HTML report and summary table of a recorded run (from the ops schema)"
+    )
+    report.add_argument("--run-id", help="DAG run id (default: the latest recorded run)")
+    report.add_argument(
+        "--last", type=int, default=20, help="runs shown in the trend charts (default 20)"
+    )
+    report.set_defaults(handler=_cmd_report)
+
+    airflow = sub.add_parser(
+        "airflow", help="local Airflow 3 (UI, scheduler, ...) on 127.0.0.1; Ctrl-C stops it"
+    )
+    airflow.add_argument("--port", type=int, help="API/UI port (default: 8080, else a free one)")
+    airflow.add_argument(
+        "--unpause", action="store_true", help="unpause dbt_transform so it runs on schedule"
+    )
+    airflow.set_defaults(handler=_cmd_airflow)
+
+    docs = sub.add_parser("docs", help="dbt docs (static site with lineage) into <home>/docs")
+    docs.set_defaults(handler=_cmd_docs)
     return parser
 
 

@@ -16,20 +16,22 @@ placeholders, which both DuckDB and pyodbc accept; the tests parse the T-SQL wit
 
 from __future__ import annotations
 
-import json
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from medallion.config import LAYERS
+from medallion.dbt import NodeResult, StepResult, read_run_results, task_artifacts_dir
 from medallion.errors import MedallionError
 
 if TYPE_CHECKING:
     from medallion.config import Settings
+
+log = logging.getLogger(__name__)
 
 SCHEMA = "ops"
 DIALECTS = ("duckdb", "tsql")
@@ -46,45 +48,16 @@ class OpsError(MedallionError):
 
 
 @dataclass(frozen=True)
-class NodeResult:
-    """One dbt node execution, as read from run_results.json."""
-
-    unique_id: str
-    status: str
-    duration_s: float = 0.0
-    rows_affected: int | None = None
-    failures: int | None = None
-    message: str | None = None
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-
-    @property
-    def node_type(self) -> str:
-        """`model`, `test`, `source`, `seed`, ...: the first part of dbt's unique_id."""
-        return self.unique_id.split(".", 1)[0]
-
-    @property
-    def name(self) -> str:
-        return node_name(self.unique_id)
-
-
-@dataclass(frozen=True)
 class TaskSummary:
-    """The dbt nodes one Airflow task ran (its last try)."""
+    """One Airflow task of a run: its state, timing and the dbt nodes its last try ran."""
 
     task_id: str
     layer: str
-    nodes: tuple[NodeResult, ...] = ()
-    try_number: int = 1
     state: str | None = None
-
-
-def node_name(unique_id: str) -> str:
-    """`model.medallion.fct_x` -> `fct_x`; `source.medallion.sales.orders` -> `sales.orders`."""
-    parts = unique_id.split(".")
-    if len(parts) < 3:
-        return unique_id
-    return ".".join(parts[2:]) if parts[0] == "source" else parts[2]
+    try_number: int | None = None
+    started_at: datetime | None = None
+    duration_s: float | None = None
+    nodes: tuple[NodeResult, ...] = ()
 
 
 def _parse_ts(value: Any) -> datetime | None:
@@ -97,16 +70,7 @@ def _parse_ts(value: Any) -> datetime | None:
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
-def _opt_int(value: Any) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _layer_of(task_id: str) -> str:
+def layer_of(task_id: str) -> str:
     """`gold.dbt_test_gold` -> `gold`; a task outside the layer groups maps to `other`."""
     group = task_id.split(".", 1)[0]
     if group in LAYERS:
@@ -114,49 +78,62 @@ def _layer_of(task_id: str) -> str:
     return next((layer for layer in LAYERS if task_id.endswith(f"_{layer}")), "other")
 
 
-def node_from_run_result(result: Mapping[str, Any]) -> NodeResult:
-    """One entry of run_results.json's `results` (or a compact summary of it)."""
-    timing = {t.get("name"): t for t in result.get("timing") or ()}
-    execute = timing.get("execute") or {}
-    response = result.get("adapter_response") or {}
-    return NodeResult(
-        unique_id=str(result.get("unique_id") or result.get("node")),
-        status=str(result.get("status")),
-        duration_s=float(result.get("execution_time") or result.get("duration_s") or 0.0),
-        rows_affected=_opt_int(result.get("rows_affected", response.get("rows_affected"))),
-        failures=_opt_int(result.get("failures")),
-        message=(str(result["message"]) if result.get("message") is not None else None),
-        started_at=_parse_ts(result.get("started_at") or execute.get("started_at")),
-        completed_at=_parse_ts(result.get("completed_at") or execute.get("completed_at")),
-    )
+def layer_task_id(layer: str, step: str) -> str:
+    """The DAG's task id for a layer's dbt step (TaskGroup prefix included)."""
+    return f"{layer}.dbt_{step}_{layer}"
 
 
-def coerce_summary(summary: TaskSummary | Mapping[str, Any]) -> TaskSummary:
-    """Accept a TaskSummary or its JSON form (as pushed to XCom)."""
+def coerce_summary(summary: TaskSummary | StepResult | Mapping[str, Any]) -> TaskSummary:
+    """Accept a TaskSummary, a `medallion.dbt.StepResult`, or its XCom dict form.
+
+    The XCom dict carries no task id: it is derived from layer and step (`layer_task_id`)
+    unless the dict has a `task_id` key.
+    """
     if isinstance(summary, TaskSummary):
         return summary
-    task_id = str(summary["task_id"])
-    nodes = summary.get("nodes") or summary.get("results") or ()
+    if isinstance(summary, StepResult):
+        data: Mapping[str, Any] = summary.to_dict()
+        step = summary
+    else:
+        data = summary
+        step = StepResult.from_dict(summary)
+    layer = str(data.get("layer") or "other")
+    task_id = str(data.get("task_id") or layer_task_id(layer, str(data.get("step"))))
     return TaskSummary(
         task_id=task_id,
-        layer=str(summary.get("layer") or _layer_of(task_id)),
-        nodes=tuple(n if isinstance(n, NodeResult) else node_from_run_result(n) for n in nodes),
-        try_number=int(summary.get("try_number") or 1),
-        state=summary.get("state"),
+        layer=layer if layer in LAYERS else layer_of(task_id),
+        state=data.get("state") or ("success" if step.success else "failed"),
+        try_number=_opt_int(data.get("try_number")),
+        started_at=_parse_ts(data.get("started_at")),
+        duration_s=step.duration_s,
+        nodes=tuple(step.nodes),
     )
 
 
-def summaries_from_artifacts(artifacts_dir: Path, dag_id: str, run_id: str) -> list[TaskSummary]:
-    """The last try of every task of a run, from `<dag_id>/<run_id>/<task_id>/try_<n>/`.
+def _opt_int(value: Any) -> int | None:
+    try:
+        return None if value in (None, "") else int(value)
+    except (TypeError, ValueError):
+        return None
 
-    Reading the artifacts rather than XCom means a task that crashed before pushing its
-    summary is still recorded, as long as dbt wrote run_results.json.
+
+def summaries_from_artifacts(
+    settings: Settings,
+    dag_id: str,
+    run_id: str,
+    task_states: Mapping[str, str] | None = None,
+) -> list[TaskSummary]:
+    """Every task of a run, from dbt's files under `<artifacts>/<dag_id>/<run_id>/<task>/try_<n>/`.
+
+    Reading dbt's own artifacts (last try of each task) rather than XCom means a task that
+    failed, and so pushed no summary, is still recorded with its failing nodes. Tasks that
+    only appear in `task_states` (skipped, upstream_failed) are recorded without nodes.
     """
-    run_dir = artifacts_dir / dag_id / run_id
-    if not run_dir.is_dir():
-        return []
-    out: list[TaskSummary] = []
-    for task_dir in sorted(p for p in run_dir.iterdir() if p.is_dir()):
+    run_dir = task_artifacts_dir(settings, dag_id, run_id, "_", 1).parent.parent
+    states = dict(task_states or {})
+    out: dict[str, TaskSummary] = {}
+    task_dirs = sorted(p for p in run_dir.iterdir() if p.is_dir()) if run_dir.is_dir() else []
+    for task_dir in task_dirs:
         tries = sorted(
             (int(p.name.removeprefix("try_")), p)
             for p in task_dir.glob("try_*")
@@ -165,23 +142,44 @@ def summaries_from_artifacts(artifacts_dir: Path, dag_id: str, run_id: str) -> l
         if not tries:
             continue
         try_number, try_dir = tries[-1]
-        results_path = try_dir / "run_results.json"
-        nodes: tuple[NodeResult, ...] = ()
-        if results_path.is_file():
+        nodes: list[NodeResult] = []
+        starts: list[datetime] = []
+        ends: list[datetime] = []
+        for name in ("run_results.json", "sources.json"):
+            path = try_dir / name
+            if not path.is_file():
+                continue
             try:
-                data = json.loads(results_path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:
-                raise OpsError(f"{results_path}: unreadable run_results.json ({exc})") from exc
-            nodes = tuple(node_from_run_result(r) for r in data.get("results", ()))
-        out.append(
-            TaskSummary(
-                task_id=task_dir.name,
-                layer=_layer_of(task_dir.name),
-                nodes=nodes,
-                try_number=try_number,
-            )
+                result = read_run_results(path)
+            except MedallionError as exc:
+                log.warning("skipping unreadable %s: %s", path, exc)
+                continue
+            nodes.extend(result.nodes)
+            end = _parse_ts(result.generated_at)
+            if end is not None:
+                ends.append(end)
+                starts.append(end - timedelta(seconds=result.elapsed_s or 0.0))
+        task_id = task_dir.name
+        out[task_id] = TaskSummary(
+            task_id=task_id,
+            layer=layer_of(task_id),
+            state=states.get(task_id),
+            try_number=try_number,
+            started_at=min(starts) if starts else None,
+            duration_s=(max(ends) - min(starts)).total_seconds() if starts else None,
+            nodes=tuple(nodes),
         )
-    return out
+    for task_id, state in states.items():
+        out.setdefault(task_id, TaskSummary(task_id=task_id, layer=layer_of(task_id), state=state))
+    return sorted(out.values(), key=_task_order)
+
+
+def _task_order(task: TaskSummary) -> tuple[bool, datetime, str]:
+    return (
+        task.started_at is None,
+        task.started_at or datetime.min.replace(tzinfo=UTC),
+        task.task_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -203,39 +201,58 @@ class RunRecord:
 
 # --- pure SQL ------------------------------------------------------------------------------
 
-PIPELINE_COLUMNS = (
-    "run_id",
-    "logical_date",
-    "target",
-    "status",
-    "started_at",
-    "ended_at",
-    "duration_s",
-    "recorded_at",
-)
-NODE_COLUMNS = (
-    "run_id",
-    "layer",
-    "task_id",
-    "try_number",
-    "node",
-    "node_type",
-    "status",
-    "duration_s",
-    "rows_affected",
-    "failures",
-    "message",
-    "started_at",
-    "completed_at",
-)
-RELATION_COLUMNS = ("run_id", "layer", "relation", "row_count")
-QUARANTINE_COLUMNS = ("run_id", "relation", "reason", "row_count")
-TABLES: dict[str, tuple[str, ...]] = {
-    "pipeline_runs": PIPELINE_COLUMNS,
-    "node_runs": NODE_COLUMNS,
-    "relation_rows": RELATION_COLUMNS,
-    "quarantine_reasons": QUARANTINE_COLUMNS,
+# table -> (column, kind); kinds map to a type per dialect in _TYPES.
+_SCHEMA_SPEC: dict[str, tuple[tuple[str, str], ...]] = {
+    "pipeline_runs": (
+        ("run_id", "id not null"),
+        ("logical_date", "ts"),
+        ("target", "id not null"),
+        ("status", "id not null"),
+        ("started_at", "ts"),
+        ("ended_at", "ts"),
+        ("duration_s", "num"),
+        ("recorded_at", "ts not null"),
+    ),
+    "task_runs": (
+        ("run_id", "id not null"),
+        ("layer", "id not null"),
+        ("task_id", "id not null"),
+        ("try_number", "int"),
+        ("state", "id"),
+        ("started_at", "ts"),
+        ("duration_s", "num"),
+    ),
+    "node_runs": (
+        ("run_id", "id not null"),
+        ("layer", "id not null"),
+        ("task_id", "id not null"),
+        ("node", "id not null"),
+        ("name", "id not null"),
+        ("node_type", "id not null"),
+        ("status", "id not null"),
+        ("duration_s", "num"),
+        ("rows_affected", "int"),
+        ("failures", "int"),
+        ("message", "text"),
+    ),
+    "relation_rows": (
+        ("run_id", "id not null"),
+        ("layer", "id not null"),
+        ("relation", "id not null"),
+        ("row_count", "int not null"),
+    ),
+    "quarantine_reasons": (
+        ("run_id", "id not null"),
+        ("relation", "id not null"),
+        ("reason", "id"),
+        ("row_count", "int not null"),
+    ),
 }
+TABLES: dict[str, tuple[str, ...]] = {
+    table: tuple(column for column, _ in spec) for table, spec in _SCHEMA_SPEC.items()
+}
+# Children first: the order deletes run in.
+_CHILD_TABLES = ("quarantine_reasons", "relation_rows", "node_runs", "task_runs")
 
 _TYPES = {
     "duckdb": {
@@ -252,45 +269,6 @@ _TYPES = {
         "ts": "datetime2",
         "num": "float",
         "int": "bigint",
-    },
-}
-_COLUMN_KINDS: dict[str, dict[str, str]] = {
-    "pipeline_runs": {
-        "run_id": "id not null",
-        "logical_date": "ts",
-        "target": "id not null",
-        "status": "id not null",
-        "started_at": "ts",
-        "ended_at": "ts",
-        "duration_s": "num",
-        "recorded_at": "ts not null",
-    },
-    "node_runs": {
-        "run_id": "id not null",
-        "layer": "id not null",
-        "task_id": "id not null",
-        "try_number": "int",
-        "node": "id not null",
-        "node_type": "id not null",
-        "status": "id not null",
-        "duration_s": "num",
-        "rows_affected": "int",
-        "failures": "int",
-        "message": "text",
-        "started_at": "ts",
-        "completed_at": "ts",
-    },
-    "relation_rows": {
-        "run_id": "id not null",
-        "layer": "id not null",
-        "relation": "id not null",
-        "row_count": "int not null",
-    },
-    "quarantine_reasons": {
-        "run_id": "id not null",
-        "relation": "id not null",
-        "reason": "id",
-        "row_count": "int not null",
     },
 }
 _PRIMARY_KEYS = {"pipeline_runs": ("run_id",)}
@@ -315,10 +293,10 @@ def ddl(dialect: str) -> list[str]:
         stmts = [
             f"if schema_id('{SCHEMA}') is null exec('create schema {SCHEMA}')",
         ]
-    for table, kinds in _COLUMN_KINDS.items():
+    for table, spec in _SCHEMA_SPEC.items():
         cols = []
-        for column in TABLES[table]:
-            kind, _, rest = kinds[column].partition(" ")
+        for column, kinds in spec:
+            kind, _, rest = kinds.partition(" ")
             cols.append(f"    {column} {types[kind]}{' ' + rest if rest else ''}")
         if table in _PRIMARY_KEYS:
             cols.append(f"    primary key ({', '.join(_PRIMARY_KEYS[table])})")
@@ -336,7 +314,7 @@ def delete_run_sql(dialect: str) -> list[str]:
     _check_dialect(dialect)
     return [
         f"delete from {SCHEMA}.{table} where run_id = ?"
-        for table in ("quarantine_reasons", "relation_rows", "node_runs", "pipeline_runs")
+        for table in (*_CHILD_TABLES, "pipeline_runs")
     ]
 
 
@@ -419,28 +397,39 @@ def pipeline_row(run: RunRecord, dialect: str, recorded_at: datetime) -> tuple[A
     )
 
 
-def node_rows(run: RunRecord, dialect: str) -> list[tuple[Any, ...]]:
-    rows = []
-    for task in run.tasks:
-        for node in task.nodes:
-            rows.append(
-                (
-                    run.run_id,
-                    task.layer,
-                    task.task_id,
-                    task.try_number,
-                    node.unique_id,
-                    node.node_type,
-                    node.status,
-                    node.duration_s,
-                    node.rows_affected,
-                    node.failures,
-                    node.message,
-                    _ts(node.started_at, dialect),
-                    _ts(node.completed_at, dialect),
-                )
-            )
-    return rows
+def task_rows(run: RunRecord, dialect: str) -> list[tuple[Any, ...]]:
+    return [
+        (
+            run.run_id,
+            t.layer,
+            t.task_id,
+            t.try_number,
+            t.state,
+            _ts(t.started_at, dialect),
+            t.duration_s,
+        )
+        for t in run.tasks
+    ]
+
+
+def node_rows(run: RunRecord) -> list[tuple[Any, ...]]:
+    return [
+        (
+            run.run_id,
+            task.layer,
+            task.task_id,
+            node.unique_id,
+            node.name,
+            node.resource_type,
+            node.status,
+            node.execution_time_s,
+            node.rows_affected,
+            node.failures,
+            node.message,
+        )
+        for task in run.tasks
+        for node in task.nodes
+    ]
 
 
 # --- connections -----------------------------------------------------------------------------
@@ -540,9 +529,12 @@ def write_run(conn: Any, run: RunRecord, dialect: str, *, count_rows: bool = Tru
         cur.execute(
             insert_sql("pipeline_runs", dialect), list(pipeline_row(run, dialect, recorded_at))
         )
-        rows = node_rows(run, dialect)
-        if rows:
-            cur.executemany(insert_sql("node_runs", dialect), [list(r) for r in rows])
+        for table, rows in (
+            ("task_runs", task_rows(run, dialect)),
+            ("node_runs", node_rows(run)),
+        ):
+            if rows:
+                cur.executemany(insert_sql(table, dialect), [list(r) for r in rows])
         if counts:
             cur.executemany(
                 insert_sql("relation_rows", dialect),
@@ -582,7 +574,61 @@ def record_run(
     )
     with connect(settings) as conn:
         write_run(conn, run, dialect_for_target(settings.target), count_rows=count_rows)
+    log.info(
+        "recorded run %s (%s) into %s: %d tasks, %d dbt nodes",
+        run_id,
+        status,
+        SCHEMA,
+        len(run.tasks),
+        sum(len(t.nodes) for t in run.tasks),
+    )
     return run
+
+
+FAILED_TASK_STATES = frozenset({"failed", "upstream_failed"})
+
+
+def run_status(task_states: Mapping[str, str | None]) -> str:
+    """`failed` when any task failed or could not run because of a failure, else `success`."""
+    return (
+        "failed"
+        if any(str(s) in FAILED_TASK_STATES for s in task_states.values() if s)
+        else "success"
+    )
+
+
+def record_from_context(context: Mapping[str, Any], settings: Settings | None = None) -> str:
+    """The DAG's last task: record this run into `ops`; returns the run's status.
+
+    Meant for a task that runs whatever happened upstream and does not decide the run's
+    state: a teardown task (`.as_teardown()`, trigger rule all-done). A plain `all_done`
+    leaf that succeeds would turn a failed run green in Airflow's eyes.
+    Task states come from the Task SDK (no metadata DB access from the worker), the dbt
+    nodes from each task's artifacts.
+    """
+    from medallion.config import Settings as _Settings
+
+    settings = settings or _Settings.from_env()
+    ti = context["ti"]
+    dag_run = context["dag_run"]
+    dag_id, run_id = ti.dag_id, dag_run.run_id
+    states_by_run = ti.get_task_states(dag_id=dag_id, run_ids=[run_id])
+    states = {
+        task_id: (None if state is None else str(getattr(state, "value", state)))
+        for task_id, state in (states_by_run.get(run_id) or {}).items()
+        if task_id != ti.task_id
+    }
+    status = run_status(states)
+    record_run(
+        settings,
+        run_id=run_id,
+        logical_date=dag_run.logical_date,
+        status=status,
+        started_at=dag_run.start_date,
+        ended_at=datetime.now(UTC),
+        task_summaries=summaries_from_artifacts(settings, dag_id, run_id, states),
+    )
+    return status
 
 
 # --- read ------------------------------------------------------------------------------------
@@ -593,6 +639,7 @@ class RunHistory:
     """What the report needs about one run, plus the recent runs for the trend charts."""
 
     run: dict[str, Any]
+    tasks: list[dict[str, Any]]
     nodes: list[dict[str, Any]]
     relations: list[dict[str, Any]]
     quarantine: list[dict[str, Any]]
@@ -649,9 +696,14 @@ def load_history(conn: Any, run_id: str | None = None, *, last_n: int = 20) -> R
     recent_ids = {r["run_id"] for r in recent}
     return RunHistory(
         run=run,
+        tasks=_fetch(
+            cur,
+            f"select * from {SCHEMA}.task_runs where run_id = ? order by started_at, task_id",
+            [run_id],
+        ),
         nodes=_fetch(
             cur,
-            f"select * from {SCHEMA}.node_runs where run_id = ? order by started_at, node",
+            f"select * from {SCHEMA}.node_runs where run_id = ? order by layer, task_id, node",
             [run_id],
         ),
         relations=_fetch(
