@@ -47,6 +47,18 @@ def _step_result(exc: BaseException | None, ti: Any) -> Any:
     return StepResult.from_dict(data) if isinstance(data, Mapping) else None
 
 
+def _root_error(exc: BaseException | None) -> BaseException | None:
+    """The package's own error behind an Airflow wrapper (AirflowFailException from ...)."""
+    from medallion.errors import MedallionError
+
+    current, seen = exc, 0
+    while current is not None and seen < 10:
+        if isinstance(current, MedallionError):
+            return current
+        current, seen = current.__cause__ or current.__context__, seen + 1
+    return exc
+
+
 def _duration_s(ti: Any) -> float | None:
     start = getattr(ti, "start_date", None)
     if start is None:
@@ -80,7 +92,7 @@ def event_from_context(kind: str, context: Mapping[str, Any]) -> Any:
         logical_date=_iso(context.get("logical_date")),
         log_url=getattr(ti, "log_url", None),
         state=state,
-        error_type=type(exc).__name__ if isinstance(exc, BaseException) else None,
+        error_type=type(_root_error(exc)).__name__ if isinstance(exc, BaseException) else None,
         exception=None if exc is None else str(exc),
         traceback=tb,
         duration_s=_duration_s(ti),

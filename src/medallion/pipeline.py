@@ -1,0 +1,248 @@
+"""`medallion run`: load the data, run the real `dbt_transform` DAG, print what happened.
+
+The DAG runs through `airflow dags test` (a subprocess of this environment's `airflow`) on a
+project-local AIRFLOW_HOME with SQLite metadata, migrated on first use only. The outcome is
+read back from Airflow's metadata DB (DAG run and task instance states, timings), never
+guessed from console output, and the exit code is 0 only when the DAG run succeeded.
+
+`dags test` runs with the DAG-run DeadlineAlert switched off
+(MEDALLION_DAGRUN_DEADLINE_SECONDS=0): in Airflow 3.3.2 a DAG with a deadline makes
+`dags test` crash after a successful run and leave the run "running" (apache/airflow#73428),
+and no scheduler evaluates deadlines under `dags test` anyway. Deployed DAGs keep it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from medallion.config import LAYERS, Settings
+from medallion.errors import MedallionError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+DAG_ID = "dbt_transform"
+_MIGRATED_MARKER = ".medallion-db-migrated"
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    task_id: str
+    state: str | None
+    try_number: int
+    start: datetime | None
+    end: datetime | None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.start is None or self.end is None:
+            return None
+        return (self.end - self.start).total_seconds()
+
+
+@dataclass
+class DagRunOutcome:
+    """A DAG run as recorded in Airflow's metadata DB."""
+
+    run_id: str | None
+    state: str | None
+    tasks: dict[str, TaskOutcome] = field(default_factory=dict)
+    returncode: int | None = None
+    log_file: Path | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.state == "success"
+
+    def layer(self, layer: str) -> tuple[str, float | None]:
+        """(status, seconds from the run task's start to the test task's end) of a layer."""
+        run = self.tasks.get(f"{layer}.dbt_run_{layer}")
+        test = self.tasks.get(f"{layer}.dbt_test_{layer}")
+        states = [t.state or "none" for t in (run, test) if t is not None]
+        order = ("failed", "upstream_failed", "up_for_retry", "running", "none", "skipped")
+        status = next((s for s in order if s in states), "success" if states else "missing")
+        duration = None
+        if run is not None and test is not None and run.start and test.end:
+            duration = (test.end - run.start).total_seconds()
+        return status, duration
+
+
+def _airflow_bin() -> str:
+    candidate = Path(sys.executable).with_name("airflow")
+    return str(candidate) if candidate.exists() else (shutil.which("airflow") or "airflow")
+
+
+def dags_test_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment of the `airflow` subprocesses: the project's local Airflow, deadline off."""
+    from medallion.airflow_env import airflow_env
+
+    env = airflow_env(settings, base=base)
+    env["MEDALLION_DAGRUN_DEADLINE_SECONDS"] = "0"  # apache/airflow#73428, see module doc
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def ensure_airflow_db(settings: Settings, env: Mapping[str, str]) -> bool:
+    """`airflow db migrate` unless this AIRFLOW_HOME is already migrated for this Airflow.
+
+    Returns True when it migrated. The marker makes the second call free (no Airflow start).
+    """
+    home = settings.airflow_home
+    marker = home / _MIGRATED_MARKER
+    wanted = version("apache-airflow")
+    if (home / "airflow.db").is_file() and marker.is_file() and marker.read_text() == wanted:
+        return False
+    home.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [_airflow_bin(), "db", "migrate"], env=dict(env), capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
+        raise MedallionError(f"`airflow db migrate` failed in {home}:\n{tail}")
+    marker.write_text(wanted)
+    return True
+
+
+def _db(settings: Settings) -> sqlite3.Connection:
+    path = settings.airflow_home / "airflow.db"
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+
+
+def _ts(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace(" ", "T"))
+
+
+def _last_run_pk(settings: Settings) -> int:
+    with _db(settings) as con:
+        row = con.execute("select max(id) from dag_run where dag_id = ?", (DAG_ID,)).fetchone()
+    return int(row[0] or 0)
+
+
+def read_dag_run(settings: Settings, after_pk: int = 0) -> DagRunOutcome:
+    """The latest `dbt_transform` run created after ``after_pk``, with its task instances."""
+    with _db(settings) as con:
+        run = con.execute(
+            "select run_id, state from dag_run where dag_id = ? and id > ? order by id desc limit 1",
+            (DAG_ID, after_pk),
+        ).fetchone()
+        if run is None:
+            return DagRunOutcome(run_id=None, state=None)
+        rows = con.execute(
+            "select task_id, state, try_number, start_date, end_date from task_instance "
+            "where dag_id = ? and run_id = ?",
+            (DAG_ID, run[0]),
+        ).fetchall()
+    tasks = {
+        r[0]: TaskOutcome(r[0], r[1], int(r[2] or 0), _ts(r[3]), _ts(r[4])) for r in rows
+    }
+    return DagRunOutcome(run_id=run[0], state=run[1], tasks=tasks)
+
+
+def run_dag(
+    settings: Settings,
+    *,
+    full_refresh: bool = False,
+    env: Mapping[str, str] | None = None,
+    echo: bool = True,
+) -> DagRunOutcome:
+    """`airflow dags test dbt_transform` on the project's Airflow; the run as recorded."""
+    env = dags_test_env(settings) if env is None else dict(env)
+    ensure_airflow_db(settings, env)
+    before = _last_run_pk(settings)
+    log_dir = settings.home / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = log_dir / f"dags_test_{time.strftime('%Y%m%dT%H%M%S')}.log"
+    argv = [_airflow_bin(), "dags", "test", DAG_ID, "--conf", json.dumps({"full_refresh": full_refresh})]
+    timeout = settings.retry.dagrun_timeout_s + 300
+    with log_file.open("w", encoding="utf-8") as out:
+        proc = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        assert proc.stdout is not None
+        started = time.monotonic()
+        for line in proc.stdout:
+            out.write(line)
+            if echo and "[DAG TEST] end task" in line:
+                task = line.split("task_id=", 1)[-1].split()[0]
+                print(f"  {time.monotonic() - started:6.1f}s  finished {task}", flush=True)
+            if time.monotonic() - started > timeout:
+                proc.kill()
+                break
+        returncode = proc.wait()
+    outcome = read_dag_run(settings, after_pk=before)
+    outcome.returncode = returncode
+    outcome.log_file = log_file
+    return outcome
+
+
+def gold_row_counts(settings: Settings) -> dict[str, int]:
+    """Rows per gold relation (DuckDB target; empty when the warehouse is elsewhere)."""
+    if settings.target != "duckdb" or not settings.warehouse.is_file():
+        return {}
+    import duckdb
+
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        names = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = 'gold' order by table_name"
+            ).fetchall()
+        ]
+        return {
+            f"gold.{n}": int(con.execute(f'select count(*) from gold."{n}"').fetchone()[0])
+            for n in names
+        }
+
+
+def print_summary(outcome: DagRunOutcome, counts: Mapping[str, int]) -> None:
+    print(f"\nDAG {DAG_ID} run {outcome.run_id}: {outcome.state or 'not recorded'}")
+    print(f"  {'layer':8} {'status':16} {'duration':>9}  tries")
+    for layer in LAYERS:
+        status, duration = outcome.layer(layer)
+        tries = [
+            str(t.try_number)
+            for key, t in sorted(outcome.tasks.items())
+            if key.startswith(f"{layer}.")
+        ]
+        shown = "-" if duration is None else f"{duration:.1f}s"
+        print(f"  {layer:8} {status:16} {shown:>9}  {'/'.join(tries)}")
+    if counts:
+        print("\nGold rows:")
+        for name, n in counts.items():
+            print(f"  {name:32} {n:>10,}")
+    if outcome.log_file:
+        print(f"\nFull log: {outcome.log_file}")
+
+
+def run_pipeline(
+    settings: Settings,
+    *,
+    source: Path | None = None,
+    scale: float = 1.0,
+    seed: int = 42,
+    full_refresh: bool = False,
+) -> int:
+    """Load (skipped when already loaded), run the DAG, summarise; 0 only on DAG success."""
+    from medallion.loading.api import load
+
+    load(settings, source=source, scale=scale, seed=seed).print()
+    print(f"\nRunning DAG {DAG_ID} (airflow dags test, AIRFLOW_HOME={settings.airflow_home})")
+    outcome = run_dag(settings, full_refresh=full_refresh)
+    print_summary(outcome, gold_row_counts(settings))
+    if not outcome.success:
+        print(f"DAG run did not succeed (state {outcome.state}).", file=sys.stderr)
+        return 1
+    return 0
