@@ -233,7 +233,7 @@ def build_message(event: AlertEvent, secrets: Iterable[str] = ()) -> Message:
     if steps:
         text_parts += ["", "Troubleshooting:"] + [f"  {i}. {s}" for i, s in enumerate(steps, 1)]
     if tb_lines:
-        text_parts += ["", "Traceback (last lines):"] + tb_lines
+        text_parts += ["", "Traceback (last lines):", *tb_lines]
     text = scrub("\n".join(text_parts), secrets)
     subject = scrub(f"[medallion] {subject}", secrets)
 
@@ -302,7 +302,7 @@ def _send_webhook(message: Message, url: str) -> None:
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=SEND_TIMEOUT_S) as response:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=SEND_TIMEOUT_S) as response:
         response.read()
 
 

@@ -11,8 +11,10 @@ import os
 import sys
 from pathlib import Path
 
-from medallion.config import TARGETS, Settings
+from medallion.config import LAYERS, TARGETS, Settings
 from medallion.errors import MedallionError
+
+STEPS = ("run", "test")  # mirrors medallion.dbt.STEPS; not imported to keep --help fast
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +59,28 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         seed=args.seed,
         full_refresh=args.full_refresh,
     )
+
+
+def _cmd_layer(args: argparse.Namespace, settings: Settings) -> int:
+    """What DAG task dbt_<step>_<layer> runs, through the same runner; CI calls it per step.
+
+    Exit 1 when the data failed its tests (do not retry), 2 when dbt could not run (retry).
+    """
+    import logging
+
+    from medallion.dbt import adhoc_artifacts_dir, run_step
+    from medallion.errors import DataQualityError
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    artifacts = adhoc_artifacts_dir(settings, f"dbt_{args.step}_{args.layer}")
+    try:
+        run_step(
+            settings, args.step, args.layer, artifacts=artifacts, full_refresh=args.full_refresh
+        )
+    except DataQualityError as exc:
+        print(f"data quality failure: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _cmd_report(args: argparse.Namespace, settings: Settings) -> int:
@@ -106,6 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(run)
     run.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
     run.set_defaults(handler=_cmd_run)
+
+    layer = sub.add_parser(
+        "layer", help="run or test one layer exactly as the DAG task does (exit 1: data, 2: infra)"
+    )
+    layer.add_argument("step", choices=STEPS)
+    layer.add_argument("layer", choices=LAYERS)
+    layer.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
+    layer.set_defaults(handler=_cmd_layer)
 
     report = sub.add_parser(
         "report", help="HTML report and summary table of a recorded run (from the ops schema)"

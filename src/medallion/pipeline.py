@@ -144,9 +144,7 @@ def read_dag_run(settings: Settings, after_pk: int = 0) -> DagRunOutcome:
             "where dag_id = ? and run_id = ?",
             (DAG_ID, run[0]),
         ).fetchall()
-    tasks = {
-        r[0]: TaskOutcome(r[0], r[1], int(r[2] or 0), _ts(r[3]), _ts(r[4])) for r in rows
-    }
+    tasks = {r[0]: TaskOutcome(r[0], r[1], int(r[2] or 0), _ts(r[3]), _ts(r[4])) for r in rows}
     return DagRunOutcome(run_id=run[0], state=run[1], tasks=tasks)
 
 
@@ -164,7 +162,14 @@ def run_dag(
     log_dir = settings.home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / f"dags_test_{time.strftime('%Y%m%dT%H%M%S')}.log"
-    argv = [_airflow_bin(), "dags", "test", DAG_ID, "--conf", json.dumps({"full_refresh": full_refresh})]
+    argv = [
+        _airflow_bin(),
+        "dags",
+        "test",
+        DAG_ID,
+        "--conf",
+        json.dumps({"full_refresh": full_refresh}),
+    ]
     timeout = settings.retry.dagrun_timeout_s + 300
     with log_file.open("w", encoding="utf-8") as out:
         proc = subprocess.Popen(

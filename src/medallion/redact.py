@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from urllib.parse import unquote, urlsplit
 from collections.abc import Iterable, Mapping
+from urllib.parse import unquote, urlsplit
 
 MASK = "***"
 
