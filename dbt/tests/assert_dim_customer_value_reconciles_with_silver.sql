@@ -49,17 +49,30 @@ silver_totals as (
 
 compared as (
 
-    {%- for measure in ['customer_count', 'order_count', 'lifetime_value'] %}
     select
-        '{{ measure }}' as measure,
-        cast(coalesce(gold_totals.{{ measure }}, 0) as decimal(38, 6)) as gold_total,
-        cast(coalesce(silver_totals.{{ measure }}, 0) as decimal(38, 6)) as silver_total
+        'customer_count' as measure,
+        cast(coalesce(gold_totals.customer_count, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce(silver_totals.customer_count, 0) as decimal(38, 6)) as silver_total
     from gold_totals
     cross join silver_totals
-    {%- if not loop.last %}
+
     union all
-    {%- endif %}
-    {%- endfor %}
+
+    select
+        'order_count' as measure,
+        cast(coalesce(gold_totals.order_count, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce(silver_totals.order_count, 0) as decimal(38, 6)) as silver_total
+    from gold_totals
+    cross join silver_totals
+
+    union all
+
+    select
+        'lifetime_value' as measure,
+        cast(coalesce(gold_totals.lifetime_value, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce(silver_totals.lifetime_value, 0) as decimal(38, 6)) as silver_total
+    from gold_totals
+    cross join silver_totals
 
 )
 

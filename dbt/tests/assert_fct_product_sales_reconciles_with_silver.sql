@@ -93,24 +93,57 @@ silver_order_total as (
 
 compared as (
 
-    {%- for measure, silver in [
-        ('product_count', 'silver_line_totals'),
-        ('order_count', 'silver_order_total'),
-        ('units_sold', 'silver_line_totals'),
-        ('revenue', 'silver_line_totals'),
-        ('standard_cost_total', 'silver_line_totals'),
-        ('gross_margin', 'silver_line_totals'),
-    ] %}
     select
-        '{{ measure }}' as measure,
-        cast(coalesce(gold_totals.{{ measure }}, 0) as decimal(38, 6)) as gold_total,
-        cast(coalesce({{ silver }}.{{ measure }}, 0) as decimal(38, 6)) as silver_total
+        'product_count' as measure,
+        cast(coalesce(gold_totals.product_count, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce(silver_line_totals.product_count, 0) as decimal(38, 6)) as silver_total
     from gold_totals
-    cross join {{ silver }}
-    {%- if not loop.last %}
+    cross join silver_line_totals
+
     union all
-    {%- endif %}
-    {%- endfor %}
+
+    select
+        'order_count' as measure,
+        cast(coalesce(gold_totals.order_count, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce(silver_order_total.order_count, 0) as decimal(38, 6)) as silver_total
+    from gold_totals
+    cross join silver_order_total
+
+    union all
+
+    select
+        'units_sold' as measure,
+        cast(coalesce(gold_totals.units_sold, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce(silver_line_totals.units_sold, 0) as decimal(38, 6)) as silver_total
+    from gold_totals
+    cross join silver_line_totals
+
+    union all
+
+    select
+        'revenue' as measure,
+        cast(coalesce(gold_totals.revenue, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce(silver_line_totals.revenue, 0) as decimal(38, 6)) as silver_total
+    from gold_totals
+    cross join silver_line_totals
+
+    union all
+
+    select
+        'standard_cost_total' as measure,
+        cast(coalesce(gold_totals.standard_cost_total, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce(silver_line_totals.standard_cost_total, 0) as decimal(38, 6)) as silver_total
+    from gold_totals
+    cross join silver_line_totals
+
+    union all
+
+    select
+        'gross_margin' as measure,
+        cast(coalesce(gold_totals.gross_margin, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce(silver_line_totals.gross_margin, 0) as decimal(38, 6)) as silver_total
+    from gold_totals
+    cross join silver_line_totals
 
 )
 

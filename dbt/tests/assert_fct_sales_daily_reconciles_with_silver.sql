@@ -88,25 +88,66 @@ silver_unit_total as (
 
 compared as (
 
-    {%- for measure, silver in [
-        ('order_count', 'silver_order_totals'),
-        ('customer_count', 'silver_customer_total'),
-        ('units', 'silver_unit_total'),
-        ('subtotal', 'silver_order_totals'),
-        ('tax_amt', 'silver_order_totals'),
-        ('freight', 'silver_order_totals'),
-        ('total_due', 'silver_order_totals'),
-    ] %}
     select
-        '{{ measure }}' as measure,
-        cast(coalesce(gold_totals.{{ measure }}, 0) as decimal(38, 6)) as gold_total,
-        cast(coalesce({{ silver }}.{{ measure }}, 0) as decimal(38, 6)) as silver_total
+        'order_count' as measure,
+        cast(coalesce(gold_totals.order_count, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce(silver_order_totals.order_count, 0) as decimal(38, 6)) as silver_total
     from gold_totals
-    cross join {{ silver }}
-    {%- if not loop.last %}
+    cross join silver_order_totals
+
     union all
-    {%- endif %}
-    {%- endfor %}
+
+    select
+        'customer_count' as measure,
+        cast(coalesce(gold_totals.customer_count, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce(silver_customer_total.customer_count, 0) as decimal(38, 6)) as silver_total
+    from gold_totals
+    cross join silver_customer_total
+
+    union all
+
+    select
+        'units' as measure,
+        cast(coalesce(gold_totals.units, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce(silver_unit_total.units, 0) as decimal(38, 6)) as silver_total
+    from gold_totals
+    cross join silver_unit_total
+
+    union all
+
+    select
+        'subtotal' as measure,
+        cast(coalesce(gold_totals.subtotal, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce(silver_order_totals.subtotal, 0) as decimal(38, 6)) as silver_total
+    from gold_totals
+    cross join silver_order_totals
+
+    union all
+
+    select
+        'tax_amt' as measure,
+        cast(coalesce(gold_totals.tax_amt, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce(silver_order_totals.tax_amt, 0) as decimal(38, 6)) as silver_total
+    from gold_totals
+    cross join silver_order_totals
+
+    union all
+
+    select
+        'freight' as measure,
+        cast(coalesce(gold_totals.freight, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce(silver_order_totals.freight, 0) as decimal(38, 6)) as silver_total
+    from gold_totals
+    cross join silver_order_totals
+
+    union all
+
+    select
+        'total_due' as measure,
+        cast(coalesce(gold_totals.total_due, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce(silver_order_totals.total_due, 0) as decimal(38, 6)) as silver_total
+    from gold_totals
+    cross join silver_order_totals
 
 )
 

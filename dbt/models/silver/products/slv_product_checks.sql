@@ -43,10 +43,7 @@ products as (
         -- the lowest product_id keeps a product number; later ones are duplicates
         case
             when product_number is null then 1
-            else row_number() over (
-                partition by product_number
-                order by product_id
-            )
+            else row_number() over (partition by product_number order by product_id)
         end as product_number_rank
 
     from bronze_products

@@ -54,10 +54,7 @@ orders as (
         -- the lowest sales_order_id keeps an order number; later ones are duplicates
         case
             when sales_order_number is null then 1
-            else row_number() over (
-                partition by sales_order_number
-                order by sales_order_id
-            )
+            else row_number() over (partition by sales_order_number order by sales_order_id)
         end as sales_order_number_rank
 
     from bronze_orders
