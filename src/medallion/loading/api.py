@@ -36,7 +36,9 @@ class LoadReport:
         from rich.console import Console
         from rich.table import Table
 
-        status = "already loaded, nothing to do" if self.skipped else f"loaded in {self.seconds:.1f} s"
+        status = (
+            "already loaded, nothing to do" if self.skipped else f"loaded in {self.seconds:.1f} s"
+        )
         table = Table(title=self.description, caption=status, title_justify="left")
         table.add_column("raw table")
         table.add_column("rows", justify="right")
@@ -65,10 +67,14 @@ def _stage_source(source: Path) -> Callable[[duckdb.DuckDBPyConnection, datetime
     return fill
 
 
-def _stage_synthetic(scale: float, seed: int) -> Callable[[duckdb.DuckDBPyConnection, datetime], None]:
+def _stage_synthetic(
+    scale: float, seed: int
+) -> Callable[[duckdb.DuckDBPyConnection, datetime], None]:
     def fill(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> None:
         plan = generator.plan(scale, seed)
-        generator.generate(con, scale, seed, loaded_at, progress=plan.orders > generator.CHUNK_ORDERS)
+        generator.generate(
+            con, scale, seed, loaded_at, progress=plan.orders > generator.CHUNK_ORDERS
+        )
 
     return fill
 
@@ -138,8 +144,15 @@ def _load_sqlserver(
     writer = SqlServerWriter(MssqlSettings.from_env())
     try:
         last = writer.last_base_load()
-        if not force and last and last.fingerprint == record.fingerprint and writer.raw_tables_exist():
-            return LoadReport(writer.row_counts(), True, record.description, time.perf_counter() - started)
+        if (
+            not force
+            and last
+            and last.fingerprint == record.fingerprint
+            and writer.raw_tables_exist()
+        ):
+            return LoadReport(
+                writer.row_counts(), True, record.description, time.perf_counter() - started
+            )
         with tempfile.TemporaryDirectory(prefix="medallion-stage-") as tmp:
             stage = duckdb.connect(str(Path(tmp) / "stage.duckdb"))
             try:
@@ -148,7 +161,9 @@ def _load_sqlserver(
                 writer.publish(stage, record)
             finally:
                 stage.close()
-        return LoadReport(record.row_counts, False, record.description, time.perf_counter() - started)
+        return LoadReport(
+            record.row_counts, False, record.description, time.perf_counter() - started
+        )
     finally:
         writer.close()
 
@@ -168,9 +183,7 @@ def _append(settings: Settings, hours: int, scale: float, seed: int, started: fl
         con.execute("begin transaction")
         try:
             result = generator.append(con, hours, scale, seed, loaded_at)
-            description = (
-                f"appended {hours} hour(s) of synthetic orders from {result.first_hour:%Y-%m-%d %H:%M}"
-            )
+            description = f"appended {hours} hour(s) of synthetic orders from {result.first_hour:%Y-%m-%d %H:%M}"
             record = LoadRecord("append", result.label, loaded_at, description)
             record.row_counts = warehouse.row_counts(con)
             warehouse.record_load(con, record)

@@ -22,7 +22,6 @@ from datetime import datetime
 import duckdb
 
 from medallion.errors import MedallionError
-
 from medallion.loading.catalog import TABLES
 from medallion.loading.staging import fetch_one, raw_relation, staging_relation
 
@@ -128,9 +127,13 @@ LAST_NAMES = (
     "Zhang Liu Yang Huang Zhao Wu Schmidt Dupont Martin Bernard Muller Schneider Fischer"
 ).split()
 STREETS = (
-    "Napa Ct. Main St. Oak Ave. Pine St. Maple Dr. Cedar Ln. Elm St. Park Blvd. Lake Rd. "
-    "Hill St. Sunset Dr. River Rd. Valley View Willow Way Birch Ct. Highland Ave."
-).replace(". ", ".|").split("|")
+    (
+        "Napa Ct. Main St. Oak Ave. Pine St. Maple Dr. Cedar Ln. Elm St. Park Blvd. Lake Rd. "
+        "Hill St. Sunset Dr. River Rd. Valley View Willow Way Birch Ct. Highland Ave."
+    )
+    .replace(". ", ".|")
+    .split("|")
+)
 CITIES = (
     "Bothell Seattle Portland Redmond Everett Boston Chicago Columbus Dallas Phoenix Miami "
     "Atlanta Toronto Vancouver Paris Lyon Berlin Munich Hamburg Sydney Melbourne Brisbane "
@@ -234,7 +237,9 @@ def install_macros(con: duckdb.DuckDBPyConnection, seed: int) -> None:
 
 
 def _meta(loaded_at: datetime, label: str) -> str:
-    return f"timestamp '{loaded_at.isoformat(sep=' ')}' as _loaded_at, {_lit(label)} as _source_file"
+    return (
+        f"timestamp '{loaded_at.isoformat(sep=' ')}' as _loaded_at, {_lit(label)} as _source_file"
+    )
 
 
 _BY_NAME = {t.name: t for t in TABLES}
@@ -258,7 +263,7 @@ def _dimensions(con: duckdb.DuckDBPyConnection, p: Plan, meta: str) -> None:
     )
     con.execute(
         f"insert into {_stg('SalesTerritory')} by name select id as TerritoryID, name as Name, "
-        "cc as CountryRegionCode, grp as \"Group\", ytd::decimal(19,4) as SalesYTD, "
+        'cc as CountryRegionCode, grp as "Group", ytd::decimal(19,4) as SalesYTD, '
         "ly::decimal(19,4) as SalesLastYear, 0 as CostYTD, 0 as CostLastYear, "
         f"_guid('territory', id) as rowguid, timestamp '2008-04-30' as ModifiedDate, {meta} "
         f"from (values {_values(territories)}) v(id, name, cc, grp, ytd, ly)"
@@ -340,7 +345,7 @@ def _dimensions(con: duckdb.DuckDBPyConnection, p: Plan, meta: str) -> None:
     )
     con.execute(
         f"""
-        insert into {_stg('Product')} by name
+        insert into {_stg("Product")} by name
         select ProductID,
             model_name || ' ' || {_list(COLORS)}[1 + j % {len(COLORS)}]
                 || case when ProductCategoryID = 1 then ', ' || (38 + 4 * (ProductID % 6)) else '' end
@@ -402,7 +407,7 @@ def _dimensions(con: duckdb.DuckDBPyConnection, p: Plan, meta: str) -> None:
     )
     con.execute(
         f"""
-        insert into {_stg('SpecialOfferProduct')} by name
+        insert into {_stg("SpecialOfferProduct")} by name
         select SpecialOfferID, ProductID, _guid('offer_product', SpecialOfferID * 100000 + ProductID)
             as rowguid, timestamp '2011-04-01' as ModifiedDate, {meta}
         from (
@@ -427,7 +432,7 @@ def _people(con: duckdb.DuckDBPyConnection, p: Plan, meta: str) -> None:
     first_sp = p.first_person_id
     con.execute(
         f"""
-        insert into {_stg('Address')} by name
+        insert into {_stg("Address")} by name
         with a as (
             select i as AddressID, _u('addr_territory', i) as ut, _u('addr_province', i) as up
             from range(1, {s + ind + 1}) t(i)
@@ -451,7 +456,7 @@ def _people(con: duckdb.DuckDBPyConnection, p: Plan, meta: str) -> None:
     )
     con.execute(
         f"""
-        insert into {_stg('Store')} by name
+        insert into {_stg("Store")} by name
         select i as BusinessEntityID,
             _pick({_list(STORE_WORDS)}, 'store_a', i) || ' ' || _pick({_list(STORE_WORDS)}, 'store_b', i)
                 || ' ' || _pick({_list(STORE_KINDS)}, 'store_c', i) as Name,
@@ -466,7 +471,7 @@ def _people(con: duckdb.DuckDBPyConnection, p: Plan, meta: str) -> None:
     )
     con.execute(
         f"""
-        insert into {_stg('Person')} by name
+        insert into {_stg("Person")} by name
         select i as BusinessEntityID,
             case when i < {first_sp + SALES_PEOPLE} then 'SP'
                  when i < {first_sp + SALES_PEOPLE + sc} then 'SC' else 'IN' end as PersonType,
@@ -490,7 +495,7 @@ def _people(con: duckdb.DuckDBPyConnection, p: Plan, meta: str) -> None:
     )
     con.execute(
         f"""
-        insert into {_stg('Customer')} by name
+        insert into {_stg("Customer")} by name
         with c as (
             select i as CustomerID,
                 case when i > {s} then i + {SALES_PEOPLE} end as PersonID,
@@ -504,7 +509,7 @@ def _people(con: duckdb.DuckDBPyConnection, p: Plan, meta: str) -> None:
             _guid('customer', c.CustomerID) as rowguid,
             timestamp '2014-06-30' as ModifiedDate, {meta}
         from c
-        join {_stg('Address')} a on a.AddressID = coalesce(c.StoreID, c.CustomerID - {sc})
+        join {_stg("Address")} a on a.AddressID = coalesce(c.StoreID, c.CustomerID - {sc})
         join _prov pv using (StateProvinceID)
         """
     )
@@ -516,7 +521,7 @@ def _customer_lookup(con: duckdb.DuckDBPyConnection, p: Plan) -> None:
         create or replace temp table _cust as
         select c.CustomerID, c.TerritoryID, coalesce(c.StoreID, c.CustomerID - {p.store_contacts})
             as AddressID, c.StoreID is not null as is_store, st.SalesPersonID
-        from {_stg('Customer')} c left join {_stg('Store')} st on st.BusinessEntityID = c.StoreID
+        from {_stg("Customer")} c left join {_stg("Store")} st on st.BusinessEntityID = c.StoreID
         """
     )
 
@@ -581,7 +586,9 @@ def _emit_orders(
         from offered o join _offers so using (SpecialOfferID)
         """
     )
-    con.execute(f"insert into {sod} by name select *, {meta} from _lines order by SalesOrderDetailID")
+    con.execute(
+        f"insert into {sod} by name select *, {meta} from _lines order by SalesOrderDetailID"
+    )
     shipped = "case when Status in (1, 2, 3) then null else OrderDate + interval 7 day end"
     con.execute(
         f"""
@@ -673,7 +680,9 @@ def generate(
                 """
             )
             _emit_orders(con, meta, FINISHED_GOODS, sod, soh)
-            line_start = fetch_one(con, f"select coalesce(max(SalesOrderDetailID), 0) from {sod}")[0]
+            line_start = fetch_one(con, f"select coalesce(max(SalesOrderDetailID), 0) from {sod}")[
+                0
+            ]
             bar.advance(task)
     for temp in ("_orders", "_lines", "_cust", "_pop", "_offers", "_prov", "_terr_weights",
                  "_subcat", "_model", "_finished"):  # fmt: skip
@@ -716,7 +725,9 @@ def append(
     )
     if latest is None:
         raise MedallionError("no orders to append to: load data first (medallion load)")
-    first_hour = fetch_one(con, "select date_trunc('hour', ?::timestamp) + interval 1 hour", [latest])[0]
+    first_hour = fetch_one(
+        con, "select date_trunc('hour', ?::timestamp) + interval 1 hour", [latest]
+    )[0]
     max_customer = fetch_one(con, f"select coalesce(max(CustomerID), 0) from {_raw('Customer')}")[0]
     max_entity = fetch_one(
         con,
@@ -737,8 +748,8 @@ def append(
         create or replace temp table _pop as
         select row_number() over (order by count(*) desc, d.ProductID) - 1 as rank,
             d.ProductID, any_value(p.ListPrice) as ListPrice, null::integer as promo_offer
-        from {sod} d join {_raw('Product')} p using (ProductID)
-        join {_raw('SpecialOfferProduct')} sop on sop.ProductID = d.ProductID and sop.SpecialOfferID = 1
+        from {sod} d join {_raw("Product")} p using (ProductID)
+        join {_raw("SpecialOfferProduct")} sop on sop.ProductID = d.ProductID and sop.SpecialOfferID = 1
         where p.ListPrice > 0
         group by d.ProductID
         """
@@ -768,7 +779,7 @@ def append(
         f"""
         create or replace temp table _provs as
         select StateProvinceID, TerritoryID, row_number() over (order by StateProvinceID) - 1 as rk
-        from {_raw('StateProvince')} where TerritoryID is not null
+        from {_raw("StateProvince")} where TerritoryID is not null
         """
     )
     n_provs = fetch_one(con, "select count(*) from _provs")[0]
@@ -804,7 +815,7 @@ def append(
     new_customers = fetch_one(con, "select count(*) from _fresh")[0]
     con.execute(
         f"""
-        insert into {_raw('Person')} by name
+        insert into {_raw("Person")} by name
         select {max_entity} + m as BusinessEntityID, 'IN' as PersonType, false as NameStyle,
             null as Title, _pick({_list(FIRST_NAMES)}, 'first', {max_entity} + m) as FirstName,
             null as MiddleName, _pick({_list(LAST_NAMES)}, 'last', {max_entity} + m) as LastName,
@@ -816,7 +827,7 @@ def append(
     )
     con.execute(
         f"""
-        insert into {_raw('Address')} by name
+        insert into {_raw("Address")} by name
         select {max_address} + m as AddressID,
             (1 + cast(floor(_u('house', {max_address} + m) * 9999) as integer))::varchar || ' '
                 || _pick({_list(STREETS)}, 'street', {max_address} + m) as AddressLine1,
@@ -829,7 +840,7 @@ def append(
     )
     con.execute(
         f"""
-        insert into {_raw('Customer')} by name
+        insert into {_raw("Customer")} by name
         select {max_customer} + m as CustomerID, {max_entity} + m as PersonID, null as StoreID,
             TerritoryID, 'AW' || lpad(({max_customer} + m)::varchar, 8, '0') as AccountNumber,
             _guid('customer', {max_customer} + m) as rowguid, OrderDate as ModifiedDate, {meta}
@@ -870,7 +881,9 @@ def append(
     )
     _emit_orders(con, meta, n_pop, sod, soh, max_store_qty=10)
     orders, lines = fetch_one(con, "select count(distinct SalesOrderID), count(*) from _lines")
-    end = fetch_one(con, f"select timestamp '{first_hour:%Y-%m-%d %H:%M:%S}' + to_hours({hours})")[0]
+    end = fetch_one(con, f"select timestamp '{first_hour:%Y-%m-%d %H:%M:%S}' + to_hours({hours})")[
+        0
+    ]
     ship = max(1, round(0.05 * orders))
     revise = max(1, round(0.02 * orders))
     stamp = f"timestamp '{end:%Y-%m-%d %H:%M:%S}'"
@@ -904,6 +917,4 @@ def append(
     for temp in ("_orders", "_lines", "_pop", "_offers", "_known", "_known_ranked", "_provs",
                  "_new_orders", "_fresh"):  # fmt: skip
         con.execute(f"drop table if exists {temp}")
-    return AppendResult(
-        first_hour, hours, orders, lines, new_customers, shipped + revised, label
-    )
+    return AppendResult(first_hour, hours, orders, lines, new_customers, shipped + revised, label)

@@ -123,9 +123,7 @@ def fingerprint(source: Path) -> str:
 
 # --- instawdb.sql -----------------------------------------------------------------------
 
-_CREATE_TABLE = re.compile(
-    r"CREATE\s+TABLE\s+\[?(\w+)\]?\s*\.\s*\[?(\w+)\]?\s*\(", re.IGNORECASE
-)
+_CREATE_TABLE = re.compile(r"CREATE\s+TABLE\s+\[?(\w+)\]?\s*\.\s*\[?(\w+)\]?\s*\(", re.IGNORECASE)
 _COLUMN_NAME = re.compile(r"^\s*(?:\[([^\]]+)\]|([A-Za-z_]\w*))")
 _NOT_COLUMNS = ("CONSTRAINT", "PRIMARY", "UNIQUE", "INDEX", "CHECK", "FOREIGN")
 
@@ -157,8 +155,10 @@ def parse_instawdb(path: Path) -> dict[str, tuple[str, ...]]:
     if not path.is_file():
         return {}
     raw = path.read_bytes()
-    text = raw.decode("utf-16") if raw[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else (
-        raw.decode("utf-8-sig", errors="replace")
+    text = (
+        raw.decode("utf-16")
+        if raw[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+        else (raw.decode("utf-8-sig", errors="replace"))
     )
     text = re.sub(r"--[^\n]*", "", text)
     result: dict[str, tuple[str, ...]] = {}
@@ -246,8 +246,7 @@ def _field_count_error(
     elif got == 1 and expected > 1:
         hint = f"; the delimiter does not seem to be {delim!r}"
     return SourceDataError(
-        f"record has {got} field(s), table {sf.table.qualified} expects {expected}: "
-        f"{detail}{hint}",
+        f"record has {got} field(s), table {sf.table.qualified} expects {expected}: {detail}{hint}",
         path=str(sf.path),
         line=line,
         column=column,
@@ -321,7 +320,9 @@ def _headered_records(sf: SourceFile, fh: io.TextIOBase) -> Iterator[tuple[int, 
         yield line, (record if identity else [record[i] for i in order])
 
 
-def _csv_error(sf: SourceFile, line: int, exc: csv.Error, columns: tuple[str, ...]) -> SourceDataError:
+def _csv_error(
+    sf: SourceFile, line: int, exc: csv.Error, columns: tuple[str, ...]
+) -> SourceDataError:
     """Turn csv's terse error into one naming the field, re-reading the record's text."""
     with sf.path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
         lines = fh.readlines()

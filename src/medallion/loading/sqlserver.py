@@ -66,7 +66,9 @@ class MssqlSettings:
             port = int(env.get("MEDALLION_MSSQL_PORT") or 1433)
             batch = int(env.get("MEDALLION_MSSQL_BATCH_SIZE") or 5000)
         except ValueError as exc:
-            raise ConfigError(f"MEDALLION_MSSQL_PORT / _BATCH_SIZE must be integers: {exc}") from None
+            raise ConfigError(
+                f"MEDALLION_MSSQL_PORT / _BATCH_SIZE must be integers: {exc}"
+            ) from None
         if batch < 1:
             raise ConfigError(f"MEDALLION_MSSQL_BATCH_SIZE={batch} must be >= 1")
         return cls(
@@ -297,6 +299,8 @@ class SqlServerWriter:
     def row_counts(self) -> dict[str, int]:
         cur = self.connect().cursor()
         return {
-            t.qualified: cur.execute(f"SELECT COUNT_BIG(*) FROM {relation(t.schema, t.name)}").fetchone()[0]
+            t.qualified: cur.execute(
+                f"SELECT COUNT_BIG(*) FROM {relation(t.schema, t.name)}"
+            ).fetchone()[0]
             for t in TABLES
         }

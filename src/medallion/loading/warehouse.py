@@ -88,8 +88,7 @@ def last_base_load(con: duckdb.DuckDBPyConnection) -> LoadRecord | None:
 
 def row_counts(con: duckdb.DuckDBPyConnection, relation_of=raw_relation) -> dict[str, int]:
     return {
-        t.qualified: fetch_one(con, f"select count(*) from {relation_of(t)}")[0]
-        for t in TABLES
+        t.qualified: fetch_one(con, f"select count(*) from {relation_of(t)}")[0] for t in TABLES
     }
 
 
