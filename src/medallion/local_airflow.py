@@ -107,6 +107,10 @@ class LocalAirflow:
             args = [component]
             if component == "api-server":
                 args += ["--host", "127.0.0.1", "--port", str(self.port)]
+            elif component in ("scheduler", "triggerer"):
+                # their log servers bind every interface on fixed ports; the api-server
+                # reads task logs from the shared local log folder instead
+                args.append("--skip-serve-logs")
             out = (self.log_dir / f"{component}.log").open("ab")
             self.processes[component] = subprocess.Popen(
                 self._airflow(*args),

@@ -117,6 +117,10 @@ def _fmt_s(seconds: float | None) -> str:
     return f"{minutes}m{sec:02d}s"
 
 
+def _fmt_ts(ts: datetime | None) -> str:
+    return "-" if ts is None else ts.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _fmt_n(n: int | None) -> str:
     return "-" if n is None else f"{n:,}"
 
@@ -262,7 +266,7 @@ def _model_figure(history: RunHistory) -> Any:
     import plotly.graph_objects as go
 
     nodes = sorted(
-        (n for n in history.nodes if n["node_type"] != "test"),
+        (n for n in history.nodes if n["node_type"] in ("model", "seed", "snapshot")),
         key=lambda n: n["duration_s"] or 0.0,
     )
     fig = go.Figure(
@@ -374,7 +378,7 @@ def _trend_figures(history: RunHistory) -> tuple[Any, Any]:
             )
         )
     rows.update_layout(
-        title="rows per gold and quarantine relation, over runs", yaxis_title="rows", height=360
+        title="rows per gold / quarantine relation", yaxis_title="rows", height=360
     )
     return duration, rows
 
@@ -496,9 +500,9 @@ def render_html(history: RunHistory) -> str:
         + f" in {_fmt_s(run['duration_s'])}"
     )
     meta = (
-        f"run {_e(run['run_id'])} · logical date {_e(run['logical_date'])} UTC · "
-        f"target {_e(run['target'])} · started {_e(run['started_at'])} · ended "
-        f"{_e(run['ended_at'])}"
+        f"run {_e(run['run_id'])} · logical date {_fmt_ts(run['logical_date'])} · "
+        f"target {_e(run['target'])} · started {_fmt_ts(run['started_at'])} · ended "
+        f"{_fmt_ts(run['ended_at'])}"
     )
     duration_trend, rows_trend = _trend_figures(history)
     quarantine_fig = _quarantine_figure(history)

@@ -10,7 +10,6 @@ import sqlglot
 from sqlglot import exp
 
 from medallion import ops
-
 from medallion.dbt import StepResult, read_run_results, task_artifacts_dir
 
 if TYPE_CHECKING:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+import pytest
 from rich.console import Console
 
 from medallion import report
@@ -110,3 +111,32 @@ def test_cli_report_defaults_to_latest_and_rejects_unknown_run(
     assert main(["report", "--run-id", "nope"]) == 2
     err = capsys.readouterr().err
     assert "run 'nope' is not in ops.pipeline_runs" in err
+
+
+@pytest.mark.ui
+def test_report_renders_offline_in_chromium(recorded: RecordedRuns, tmp_path) -> None:
+    """The inlined plotly draws every chart with no network: a real browser, a file URL."""
+    from medallion.browser import Chromium, find_chromium
+
+    if find_chromium() is None:
+        pytest.skip("Chromium not installed (scripts/install_system_deps.sh installs it)")
+    history = report.load_run(recorded.settings, recorded.bad.run_id)
+    path = report.write_report(recorded.settings, history)
+    with Chromium(width=1400, height=900) as browser:
+        browser.goto(path.as_uri(), wait_s=60)
+        plots = browser.wait_for(
+            "document.querySelectorAll('.plot .js-plotly-plot .main-svg').length >= 7 && "
+            "document.querySelectorAll('.plot .js-plotly-plot .main-svg').length",
+            timeout_s=60,
+            what="plotly charts",
+        )
+        assert plots >= 7
+        assert browser.evaluate("typeof Plotly") == "object"
+        assert browser.evaluate("document.getElementById('banner').innerText").startswith(
+            "Run FAILED"
+        )
+        # every request the page made was for the file itself or inline data
+        resources = browser.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
+        assert [r for r in resources if not r.startswith(("file:", "data:", "blob:"))] == []
+        shot = browser.screenshot(tmp_path / "report.png")
+    assert shot.stat().st_size > 20_000
