@@ -25,7 +25,7 @@ from medallion.errors import MedallionError
 from medallion.loading.catalog import TABLES
 from medallion.loading.staging import fetch_one, raw_relation, staging_relation
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SF1_ORDERS = 31_465
 SF1_CUSTOMERS = 19_820
 SF1_STORES = 701
@@ -563,7 +563,7 @@ def _emit_orders(
                      else 1 end as OrderQty,
                 _u('promo_use', SalesOrderDetailID) as u_promo
             from l join _pop p
-                on p.rank = cast(floor({n_pop} * pow(_u('product', l.SalesOrderDetailID), 2.2)) as integer)
+                on p.rank = cast(floor({n_pop} * pow(_u('product', l.SalesOrderDetailID), 2.6)) as integer)
         ), offered as (
             select *,
                 case when is_store and OrderQty >= 61 then 6 when is_store and OrderQty >= 41 then 5
