@@ -273,7 +273,7 @@ def build_slack_payload(ctx: RunContext, nodes: Sequence[NodeResult]) -> dict[st
     if nodes:
         lines = []
         for node in nodes[:MAX_NODES]:
-            count = f", {node.failures} failing rows" if node.failures else ""
+            count = f", failures: {node.failures}" if node.failures else ""
             message = " ".join((node.message or "").split())[:MAX_MESSAGE_CHARS]
             lines.append(f"• `{node.unique_id}` ({node.status}{count}): {message}".rstrip(": "))
         if len(nodes) > MAX_NODES:

@@ -155,7 +155,7 @@ def test_failure_is_posted_with_run_facts_and_failing_nodes(
     assert "*Workflow:* pipeline" in text
     assert "*Failed step:* silver test" in text
     assert "https://github.com/acme/medallion/actions/runs/123456/attempts/2" in text
-    assert "test.medallion.accepted_values_slv_orders_status.9f8e` (fail, 3 failing rows)" in text
+    assert "test.medallion.accepted_values_slv_orders_status.9f8e` (fail, failures: 3)" in text
     assert "model.medallion.slv_customers` (error)" in text and "deadlock" in text
     # Passing nodes and the earlier green step are not reported.
     assert "unique_slv_orders_order_id" not in text
