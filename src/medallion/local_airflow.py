@@ -60,6 +60,7 @@ class LocalAirflow:
 
     settings: Settings
     port: int
+    extra_env: Mapping[str, str] = field(default_factory=dict)
     log_dir: Path = field(init=False)
     env: dict[str, str] = field(init=False)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, init=False)
@@ -67,6 +68,7 @@ class LocalAirflow:
 
     def __post_init__(self) -> None:
         self.env = airflow_env(self.settings, api_port=self.port)
+        self.env.update(self.extra_env)
         self.log_dir = self.settings.airflow_home / "logs" / "local"
         self.user, self._password = ensure_admin_password(self.settings)
 

@@ -37,6 +37,7 @@ SCHEMA = "ops"
 DIALECTS = ("duckdb", "tsql")
 QUARANTINE_SUFFIX = "_quarantine"
 QUARANTINE_REASON_COLUMN = "quarantine_reasons"
+REASON_SEPARATOR = ";"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -333,19 +334,25 @@ def count_sql(relation: str) -> str:
 
 
 def quarantine_reasons_sql(relation: str, dialect: str, *, is_list: bool) -> str:
-    """Rows per reason. A list column (DuckDB) is unnested; a text column is grouped as is."""
+    """Rows per reason; a row breaking two rules counts under both.
+
+    dbt's `quarantine_reasons` macro writes the broken rules as one text joined by `;`
+    (split with `string_split`); a list column (DuckDB) is unnested as is.
+    """
     _check_dialect(dialect)
     schema, table = _split_relation(relation)
     col = QUARANTINE_REASON_COLUMN
-    if is_list and dialect == "duckdb":
+    if dialect == "tsql":
         return (
-            f"select reason, count(*) as row_count from "
-            f"(select unnest({col}) as reason from {schema}.{table}) as r "
-            f"group by reason order by row_count desc"
+            f"select value as reason, count(*) as row_count from {schema}.{table} "
+            f"cross apply string_split({col}, '{REASON_SEPARATOR}') "
+            "where value <> '' group by value order by row_count desc"
         )
+    items = col if is_list else f"string_split({col}, '{REASON_SEPARATOR}')"
     return (
-        f"select {col} as reason, count(*) as row_count from {schema}.{table} "
-        f"group by {col} order by row_count desc"
+        "select reason, count(*) as row_count from "
+        f"(select unnest({items}) as reason from {schema}.{table}) as r "
+        "where reason <> '' group by reason order by row_count desc"
     )
 
 

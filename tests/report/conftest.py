@@ -64,8 +64,8 @@ def seed_warehouse(settings: Settings, *, bad_status: bool = False) -> None:
         con.execute("create schema if not exists silver")
         con.execute(
             "create or replace table silver.slv_orders_quarantine as "
-            "select * from (values (101, ['amount_negative']), "
-            "(102, ['amount_negative', 'ship_before_order']), (103, ['ship_before_order'])) "
+            "select * from (values (101, 'amount_negative'), "
+            "(102, 'amount_negative;ship_before_order'), (103, 'ship_before_order')) "
             "as t(order_id, quarantine_reasons)"
         )
 
