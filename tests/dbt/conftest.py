@@ -1,0 +1,61 @@
+"""Session fixtures for the dbt project tests.
+
+One synthetic warehouse is loaded through the loader API and built with ``dbt build`` once
+per session; destructive tests corrupt a copy of it (``scratch``), never the original.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dbt_support import WAREHOUSE_FILE, BuiltWarehouse, Scratch, copy_warehouse, run_dbt
+
+from medallion.config import Settings
+
+SCALE = 0.1
+SEED = 42
+
+
+def load_into(warehouse: Path, home: Path, *, source: Path | None = None) -> None:
+    """Fill ``warehouse`` through the loader API (synthetic SF ``SCALE`` unless ``source``)."""
+    from medallion.loading.api import load
+
+    settings = Settings.from_env(
+        {
+            "MEDALLION_HOME": str(home),
+            "MEDALLION_WAREHOUSE": str(warehouse),
+            "MEDALLION_DUCKDB_THREADS": "2",
+            "MEDALLION_DUCKDB_MEMORY_LIMIT": "1GB",
+        }
+    )
+    if source is None:
+        load(settings, scale=SCALE, seed=SEED)
+    else:
+        load(settings, source=source)
+
+
+@pytest.fixture(scope="session")
+def dbt_session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("dbt_project")
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(dbt_session_dir: Path) -> BuiltWarehouse:
+    """Synthetic data loaded by the loader and built by one ``dbt build`` of every layer."""
+    warehouse = dbt_session_dir / "pristine" / WAREHOUSE_FILE
+    warehouse.parent.mkdir(parents=True)
+    load_into(warehouse, dbt_session_dir / "home")
+    build = run_dbt(["build"], warehouse=warehouse, work_dir=dbt_session_dir / "build")
+    assert build.returncode == 0, build.describe()
+    return BuiltWarehouse(warehouse, build)
+
+
+@pytest.fixture
+def scratch(built_warehouse: BuiltWarehouse, dbt_session_dir: Path) -> Iterator[Scratch]:
+    """A fresh copy of the built warehouse. The path is the same for every test so dbt's
+    partial parsing (keyed on the profile) carries over from one test to the next."""
+    work_dir = dbt_session_dir / "scratch"
+    warehouse = copy_warehouse(built_warehouse.path, work_dir / "db")
+    yield Scratch(warehouse, work_dir)

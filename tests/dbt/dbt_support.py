@@ -1,0 +1,173 @@
+"""Helpers for the dbt project tests: run the real dbt CLI on a DuckDB file, read its results.
+
+dbt runs as a subprocess of this environment's ``dbt`` so every invocation gets exactly the
+environment the test gives it (warehouse path, quarantine ratio, freshness thresholds), and
+writes its target/ and logs/ under the test's tmp directory, never inside the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+REPO = Path(__file__).resolve().parents[2]
+DBT_DIR = REPO / "dbt"
+DBT_BIN = Path(sys.executable).with_name("dbt")
+SHARED_ADVENTUREWORKS = REPO.parent / "shared" / "adventureworks"
+LAYERS = ("bronze", "silver", "gold")
+# The catalog name DuckDB gives the file is its stem, and dbt writes it into view
+# definitions: every copy of a warehouse keeps this file name (in its own directory).
+WAREHOUSE_FILE = "warehouse.duckdb"
+
+
+@dataclass(frozen=True)
+class DbtResult:
+    args: tuple[str, ...]
+    returncode: int
+    output: str
+    target_dir: Path
+
+    def results(self) -> dict[str, dict[str, Any]]:
+        """Node results of this invocation (run_results.json) keyed by node name."""
+        data = json.loads((self.target_dir / "run_results.json").read_text())
+        return {r["unique_id"].split(".")[2]: r for r in data["results"]}
+
+    def freshness(self) -> dict[str, str]:
+        """Source freshness statuses (sources.json) keyed by 'schema.Table'."""
+        data = json.loads((self.target_dir / "sources.json").read_text())
+        return {".".join(r["unique_id"].split(".")[2:]): r["status"] for r in data["results"]}
+
+    def statuses(self) -> dict[str, str]:
+        return {name: r["status"] for name, r in self.results().items()}
+
+    def describe(self) -> str:
+        tail = "\n".join(self.output.splitlines()[-40:])
+        return f"dbt {' '.join(self.args)} exited {self.returncode}:\n{tail}"
+
+
+def dbt_env(warehouse: Path, work_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for one dbt call: the variables profiles.yml and the models read."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MEDALLION_", "DBT_"))
+    }
+    env.update(
+        {
+            "MEDALLION_TARGET": "duckdb",
+            "MEDALLION_HOME": str(work_dir / "home"),
+            "MEDALLION_WAREHOUSE": str(warehouse),
+            "MEDALLION_DUCKDB_THREADS": "2",
+            "MEDALLION_DUCKDB_MEMORY_LIMIT": "1GB",
+            "DBT_PROFILES_DIR": str(DBT_DIR),
+            "DBT_PROJECT_DIR": str(DBT_DIR),
+            "DBT_TARGET_PATH": str(work_dir / "target"),
+            "DBT_LOG_PATH": str(work_dir / "logs"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_USE_COLORS": "false",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+def run_dbt(
+    args: Sequence[str],
+    *,
+    warehouse: Path,
+    work_dir: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: int = 600,
+) -> DbtResult:
+    """Run ``dbt <args>`` against ``warehouse``; target/ and logs/ go under ``work_dir``."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    full_env = dbt_env(warehouse, work_dir, env)
+    proc = subprocess.run(
+        [str(DBT_BIN), *args],
+        cwd=work_dir,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return DbtResult(tuple(args), proc.returncode, proc.stdout + proc.stderr, work_dir / "target")
+
+
+def layer_steps(layer: str) -> list[list[str]]:
+    """The DAG's per-layer commands: run, then test with buildable indirect selection."""
+    return [
+        ["run", "--select", f"tag:{layer}"],
+        ["test", "--select", f"tag:{layer}", "--indirect-selection", "buildable"],
+    ]
+
+
+def copy_warehouse(src: Path, dest_dir: Path) -> Path:
+    """Copy a closed DuckDB warehouse (and its WAL, if any) into ``dest_dir``."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / WAREHOUSE_FILE
+    for suffix in ("", ".wal"):
+        source = Path(str(src) + suffix)
+        target = Path(str(dest) + suffix)
+        if source.exists():
+            shutil.copyfile(source, target)
+        elif target.exists():
+            target.unlink()
+    return dest
+
+
+def query(warehouse: Path, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql, list(params or [])).fetchall()
+    finally:
+        con.close()
+
+
+def execute(warehouse: Path, *statements: str) -> None:
+    """Run write statements in one transaction (to corrupt a copy on purpose)."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("begin transaction")
+        for sql in statements:
+            con.execute(sql)
+        con.execute("commit")
+    finally:
+        con.close()
+
+
+def scalar(warehouse: Path, sql: str) -> Any:
+    rows = query(warehouse, sql)
+    assert len(rows) == 1 and len(rows[0]) == 1, f"expected one value from {sql!r}, got {rows}"
+    return rows[0][0]
+
+
+def as_decimal(value: Any) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+@dataclass(frozen=True)
+class BuiltWarehouse:
+    path: Path
+    build: DbtResult
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """A private copy of the built warehouse and a dbt work directory for it."""
+
+    warehouse: Path
+    work_dir: Path
+
+    def dbt(self, *args: str, env: dict[str, str] | None = None) -> DbtResult:
+        return run_dbt(list(args), warehouse=self.warehouse, work_dir=self.work_dir, env=env)
