@@ -39,15 +39,16 @@ class LoadReport:
         status = (
             "already loaded, nothing to do" if self.skipped else f"loaded in {self.seconds:.1f} s"
         )
-        table = Table(title=self.description, caption=status, title_justify="left")
+        table = Table()
         table.add_column("raw table")
         table.add_column("rows", justify="right")
         for name, rows in self.tables.items():
             table.add_row(name, f"{rows:,}")
         console = Console()
+        console.print(f"{self.description}: {status}", markup=False, highlight=False, style="bold")
         console.print(table)
         for line in self.details:
-            console.print(line)
+            console.print(line, markup=False, highlight=False)
 
 
 def _now() -> datetime:

@@ -117,9 +117,18 @@ def relation(schema: str, name: str) -> str:
     return f"{ident(schema)}.{ident(name)}"
 
 
+def schemas_sql() -> str:
+    return "SELECT LOWER(name) FROM sys.schemas"
+
+
 def create_schema_sql(schema: str) -> str:
-    literal = schema.replace("'", "''")
-    return f"IF SCHEMA_ID(N'{literal}') IS NULL EXEC(N'CREATE SCHEMA {ident(schema)}')"
+    return f"CREATE SCHEMA {ident(schema)}"
+
+
+def object_id_sql(schema: str, name: str) -> str:
+    """NULL when the table does not exist (plain statements, no IF blocks, parse cleanly)."""
+    literal = f"{schema}.{name}".replace("'", "''")
+    return f"SELECT OBJECT_ID(N'{literal}', N'U')"
 
 
 def column_definitions(table: Table) -> list[str]:
@@ -155,7 +164,7 @@ def swap_sql(table: Table) -> list[str]:
 
 def loads_ddl_sql() -> str:
     return (
-        f"IF OBJECT_ID(N'{OPS_SCHEMA}.loads', N'U') IS NULL CREATE TABLE {relation(OPS_SCHEMA, 'loads')} "
+        f"CREATE TABLE {relation(OPS_SCHEMA, 'loads')} "
         "([load_id] INT NOT NULL PRIMARY KEY, [kind] NVARCHAR(20) NOT NULL, "
         "[fingerprint] NVARCHAR(200) NOT NULL, [loaded_at] DATETIME2(6) NOT NULL, "
         "[row_counts] NVARCHAR(MAX) NOT NULL, [description] NVARCHAR(1000) NULL)"
@@ -246,7 +255,7 @@ class SqlServerWriter:
 
     def last_base_load(self) -> LoadRecord | None:
         cur = self.connect().cursor()
-        if cur.execute(f"SELECT OBJECT_ID(N'{OPS_SCHEMA}.loads', N'U')").fetchone()[0] is None:
+        if cur.execute(object_id_sql(OPS_SCHEMA, "loads")).fetchone()[0] is None:
             return None
         row = cur.execute(last_base_load_sql()).fetchone()
         if row is None:
@@ -260,9 +269,12 @@ class SqlServerWriter:
         cur = conn.cursor()
         cur.fast_executemany = True
         try:
+            present = {row[0] for row in cur.execute(schemas_sql()).fetchall()}
             for schema in (*SCHEMAS, OPS_SCHEMA):
-                cur.execute(create_schema_sql(schema))
-            cur.execute(loads_ddl_sql())
+                if schema not in present:
+                    cur.execute(create_schema_sql(schema))
+            if cur.execute(object_id_sql(OPS_SCHEMA, "loads")).fetchone()[0] is None:
+                cur.execute(loads_ddl_sql())
             conn.commit()
             counts: dict[str, int] = {}
             for table in TABLES:
@@ -291,9 +303,12 @@ class SqlServerWriter:
             conn.commit()
         except BaseException:
             conn.rollback()
-            for table in TABLES:
-                cur.execute(drop_table_sql(table.schema, STAGE_PREFIX + table.name))
-            conn.commit()
+            try:  # best effort: the original error matters more than a failed cleanup
+                for table in TABLES:
+                    cur.execute(drop_table_sql(table.schema, STAGE_PREFIX + table.name))
+                conn.commit()
+            except Exception:
+                pass
             raise
 
     def row_counts(self) -> dict[str, int]:
