@@ -7,8 +7,10 @@ what landed in the warehouse, and what the alert receivers got.
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,6 +46,20 @@ def bodies(receiver: Any) -> list[Any]:
     return [payload for _, payload in receiver.posts]
 
 
+def _xcom_summaries(pipeline: Any, run_id: str) -> dict[str, Any]:
+    """The `dbt_summary` XComs of a run, read from Airflow's metadata DB."""
+    db = Path(pipeline.env["MEDALLION_AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(db) as con:
+        rows = con.execute(
+            "select task_id, value from xcom where run_id = ? and key = 'dbt_summary'", (run_id,)
+        ).fetchall()
+    out = {}
+    for task_id, value in rows:
+        data = json.loads(value)
+        out[task_id] = json.loads(data) if isinstance(data, str) else data
+    return out
+
+
 def _no_secrets(*blobs: Any) -> None:
     text = "\n".join(b if isinstance(b, str) else json.dumps(b, default=str) for b in blobs)
     for secret in SENTINELS.values():
@@ -69,6 +85,11 @@ def test_run_succeeds_populates_gold_and_flags_sla(pipeline, http_receiver, smtp
     artifacts = pipeline.settings.artifacts_dir / "dbt_transform"
     results = list(artifacts.glob("*/bronze.dbt_run_bronze/try_1/run_results.json"))
     assert len(results) == 1
+
+    xcoms = _xcom_summaries(pipeline, outcome.run_id)
+    assert sorted(xcoms) == sorted(TASKS)
+    assert xcoms["gold.dbt_run_gold"]["success"] is True
+    assert xcoms["gold.dbt_run_gold"]["invocations"][0]["nodes"][0]["name"] == "fct_sales_daily"
 
     sla = [p for p in webhook_posts(http_receiver) if p["kind"] == "sla_missed"]
     assert "bronze.dbt_run_bronze" in {p["task_id"] for p in sla}
