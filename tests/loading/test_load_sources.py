@@ -163,3 +163,27 @@ def test_real_adventureworks_export_loads_with_the_readme_counts_and_totals(sett
         settings,
         "select min(OrderDate)::varchar, max(OrderDate)::varchar from sales.SalesOrderHeader",
     ) == [("2011-05-31 00:00:00", "2014-06-30 00:00:00")]
+
+
+def test_warehouse_locked_by_another_process_is_reported_as_busy(settings, headered_export):
+    import subprocess
+    import sys
+
+    from medallion.errors import WarehouseBusyError
+
+    load(settings, source=headered_export)
+    before = checksums(settings)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+         "time.sleep(60)", str(settings.warehouse)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(WarehouseBusyError, match="in use by another process"):
+            load(settings, source=None, scale=0.01)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert checksums(settings) == before

@@ -101,3 +101,14 @@ def test_format_detection(tmp_path, sample):
     assert readers.detect_format(tmp_path / "x") == readers.HEADERED
     with pytest.raises(SourceDataError, match="no AdventureWorks export found"):
         readers.detect_format(tmp_path)
+
+
+def test_official_file_with_a_header_row_is_read_too(sample, tmp_path):
+    text = (sample / "ProductCategory.csv").read_text(encoding="utf-8")
+    path = tmp_path / "ProductCategory.csv"
+    path.write_text("ProductCategoryID\tName\trowguid\tModifiedDate\n" + text, encoding="utf-8")
+
+    rows = _normalize(path, "production", "ProductCategory", tmp_path)
+
+    assert [r[:3] for r in rows][:2] == [["2", "1", "Bikes"], ["3", "2", "Components"]]
+    assert len(rows) == 4

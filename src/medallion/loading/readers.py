@@ -360,7 +360,8 @@ def _official_records(sf: SourceFile, fh: io.TextIOBase) -> Iterator[tuple[int, 
             column=missing[0],
         )
     order = [wanted[c.lower()] for c in sf.table.column_names]
-    line_no, start, buffer, mode = 0, 0, [], None
+    header = [c.lower() for c in file_columns]
+    line_no, start, buffer, mode, first = 0, 0, [], None, True
     for raw_line in fh:
         line_no += 1
         if mode is None:
@@ -384,6 +385,10 @@ def _official_records(sf: SourceFile, fh: io.TextIOBase) -> Iterator[tuple[int, 
                 continue
             fields = text.split("\t")
         buffer = []
+        if first and [f.strip().lstrip("\ufeff").lower() for f in fields] == header:
+            first = False  # some copies of these files carry a header row: skip it
+            continue
+        first = False
         if len(fields) != len(file_columns):
             last = fh.read(1) == ""
             delim = "+|" if mode == "terminated" else "\t"
