@@ -231,8 +231,8 @@ def install_macros(con: duckdb.DuckDBPyConnection, seed: int) -> None:
         f"(({h(2)} >> 48) & 16383) | 32768, {h(2)} & 281474976710655)"
     )
     con.execute(
-        "create or replace temp macro _geom(u, mean_minus_one) as "
-        "cast(floor(-ln(1 - u) * mean_minus_one) as integer)"
+        "create or replace temp macro _geom(u, mean) as "  # floor of an exponential draw
+        "cast(floor(-ln(1 - u) * mean) as integer)"
     )
 
 
