@@ -32,20 +32,26 @@ WAREHOUSE_FILE = "warehouse.duckdb"
 
 @dataclass(frozen=True)
 class DbtResult:
+    """One dbt invocation: exit code, output and the artifacts it wrote, read right away
+    (the next invocation in the same work directory overwrites them)."""
+
     args: tuple[str, ...]
     returncode: int
     output: str
-    target_dir: Path
+    run_results: dict[str, Any] | None
+    sources: dict[str, Any] | None
 
     def results(self) -> dict[str, dict[str, Any]]:
         """Node results of this invocation (run_results.json) keyed by node name."""
-        data = json.loads((self.target_dir / "run_results.json").read_text())
-        return {r["unique_id"].split(".")[2]: r for r in data["results"]}
+        assert self.run_results is not None, f"no run_results.json: {self.describe()}"
+        return {r["unique_id"].split(".")[2]: r for r in self.run_results["results"]}
 
     def freshness(self) -> dict[str, str]:
         """Source freshness statuses (sources.json) keyed by 'schema.Table'."""
-        data = json.loads((self.target_dir / "sources.json").read_text())
-        return {".".join(r["unique_id"].split(".")[2:]): r["status"] for r in data["results"]}
+        assert self.sources is not None, f"no sources.json: {self.describe()}"
+        return {
+            ".".join(r["unique_id"].split(".")[2:]): r["status"] for r in self.sources["results"]
+        }
 
     def statuses(self) -> dict[str, str]:
         return {name: r["status"] for name, r in self.results().items()}
@@ -91,17 +97,30 @@ def run_dbt(
 ) -> DbtResult:
     """Run ``dbt <args>`` against ``warehouse``; target/ and logs/ go under ``work_dir``."""
     work_dir.mkdir(parents=True, exist_ok=True)
-    full_env = dbt_env(warehouse, work_dir, env)
+    target = work_dir / "target"
+    artifacts = {name: target / name for name in ("run_results.json", "sources.json")}
+    for path in artifacts.values():
+        path.unlink(missing_ok=True)
     proc = subprocess.run(
         [str(DBT_BIN), *args],
         cwd=work_dir,
-        env=full_env,
+        env=dbt_env(warehouse, work_dir, env),
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
-    return DbtResult(tuple(args), proc.returncode, proc.stdout + proc.stderr, work_dir / "target")
+    read = {
+        name: json.loads(path.read_text()) if path.exists() else None
+        for name, path in artifacts.items()
+    }
+    return DbtResult(
+        tuple(args),
+        proc.returncode,
+        proc.stdout + proc.stderr,
+        read["run_results.json"],
+        read["sources.json"],
+    )
 
 
 def layer_steps(layer: str) -> list[list[str]]:

@@ -103,7 +103,7 @@ def test_gold_excludes_rejected_and_cancelled_orders(built_warehouse: BuiltWareh
 
 
 def test_layer_selectors_pick_exactly_their_layer_tests(
-    built_warehouse: BuiltWarehouse, tmp_path: Path
+    built_warehouse: BuiltWarehouse, dbt_session_dir: Path, tmp_path: Path
 ) -> None:
     """`--select tag:<layer> --indirect-selection buildable` (the DAG's test step) selects each
     test in exactly one layer, the layer of its latest parent."""
@@ -118,7 +118,7 @@ def test_layer_selectors_pick_exactly_their_layer_tests(
         assert result.returncode == 0, result.describe()
         return [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
 
-    manifest = json.loads((built_warehouse.build.target_dir / "manifest.json").read_text())
+    manifest = json.loads((dbt_session_dir / "build" / "target" / "manifest.json").read_text())
     layer_of = {}
     for unique_id, node in manifest["nodes"].items():
         if node["resource_type"] == "model":
