@@ -10,30 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dbt_support import WAREHOUSE_FILE, BuiltWarehouse, Scratch, copy_warehouse, run_dbt
-
-from medallion.config import Settings
-
-SCALE = 0.1
-SEED = 42
-
-
-def load_into(warehouse: Path, home: Path, *, source: Path | None = None) -> None:
-    """Fill ``warehouse`` through the loader API (synthetic SF ``SCALE`` unless ``source``)."""
-    from medallion.loading.api import load
-
-    settings = Settings.from_env(
-        {
-            "MEDALLION_HOME": str(home),
-            "MEDALLION_WAREHOUSE": str(warehouse),
-            "MEDALLION_DUCKDB_THREADS": "2",
-            "MEDALLION_DUCKDB_MEMORY_LIMIT": "1GB",
-        }
-    )
-    if source is None:
-        load(settings, scale=SCALE, seed=SEED)
-    else:
-        load(settings, source=source)
+from dbt_support import (
+    WAREHOUSE_FILE,
+    BuiltWarehouse,
+    Scratch,
+    copy_warehouse,
+    load_into,
+    run_dbt,
+)
 
 
 @pytest.fixture(scope="session")

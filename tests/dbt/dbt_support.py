@@ -14,17 +14,21 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from medallion.config import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 DBT_DIR = REPO / "dbt"
 DBT_BIN = Path(sys.executable).with_name("dbt")
 SHARED_ADVENTUREWORKS = REPO.parent / "shared" / "adventureworks"
 LAYERS = ("bronze", "silver", "gold")
+# The synthetic data every test builds on: small enough for a fast session build.
+SCALE = 0.1
+SEED = 42
 # The catalog name DuckDB gives the file is its stem, and dbt writes it into view
 # definitions: every copy of a warehouse keeps this file name (in its own directory).
 WAREHOUSE_FILE = "warehouse.duckdb"
@@ -61,13 +65,11 @@ class DbtResult:
         return f"dbt {' '.join(self.args)} exited {self.returncode}:\n{tail}"
 
 
-def dbt_env(warehouse: Path, work_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def dbt_env(
+    warehouse: Path, work_dir: Path, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Environment for one dbt call: the variables profiles.yml and the models read."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MEDALLION_", "DBT_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDALLION_", "DBT_"))}
     env.update(
         {
             "MEDALLION_TARGET": "duckdb",
@@ -171,10 +173,6 @@ def scalar(warehouse: Path, sql: str) -> Any:
     return rows[0][0]
 
 
-def as_decimal(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
 @dataclass(frozen=True)
 class BuiltWarehouse:
     path: Path
@@ -190,3 +188,21 @@ class Scratch:
 
     def dbt(self, *args: str, env: dict[str, str] | None = None) -> DbtResult:
         return run_dbt(list(args), warehouse=self.warehouse, work_dir=self.work_dir, env=env)
+
+
+def load_into(warehouse: Path, home: Path, *, source: Path | None = None) -> None:
+    """Fill ``warehouse`` through the loader API (synthetic SF ``SCALE`` unless ``source``)."""
+    from medallion.loading.api import load
+
+    settings = Settings.from_env(
+        {
+            "MEDALLION_HOME": str(home),
+            "MEDALLION_WAREHOUSE": str(warehouse),
+            "MEDALLION_DUCKDB_THREADS": "2",
+            "MEDALLION_DUCKDB_MEMORY_LIMIT": "1GB",
+        }
+    )
+    if source is None:
+        load(settings, scale=SCALE, seed=SEED)
+    else:
+        load(settings, source=source)

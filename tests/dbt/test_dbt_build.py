@@ -87,15 +87,15 @@ def test_gold_relations_match_the_contract(built_warehouse: BuiltWarehouse) -> N
 
 
 def test_gold_excludes_rejected_and_cancelled_orders(built_warehouse: BuiltWarehouse) -> None:
-    (excluded, total_excluded), = query(
+    ((excluded, total_excluded),) = query(
         built_warehouse.path,
         "select count(*), sum(total_due) from silver.orders where status in (4, 6)",
     )
     assert excluded > 0, "the synthetic data should hold rejected/cancelled orders"
-    (gold_orders, gold_total), = query(
+    ((gold_orders, gold_total),) = query(
         built_warehouse.path, "select sum(order_count), sum(total_due) from gold.fct_sales_daily"
     )
-    (all_orders, all_total), = query(
+    ((all_orders, all_total),) = query(
         built_warehouse.path, "select count(*), sum(total_due) from silver.orders"
     )
     assert gold_orders == all_orders - excluded
@@ -153,8 +153,6 @@ def test_source_freshness_thresholds_come_from_the_environment(scratch: Scratch)
     assert stale.freshness()["sales.SalesOrderHeader"] == "warn"
     assert stale.freshness()["sales.Customer"] == "pass"
 
-    too_stale = scratch.dbt(
-        "source", "freshness", env={"MEDALLION_FRESHNESS_ERROR_HOURS": "48"}
-    )
+    too_stale = scratch.dbt("source", "freshness", env={"MEDALLION_FRESHNESS_ERROR_HOURS": "48"})
     assert too_stale.returncode != 0
     assert too_stale.freshness()["sales.SalesOrderHeader"] == "error"

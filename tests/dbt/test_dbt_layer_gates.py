@@ -73,7 +73,9 @@ def test_silver_fails_on_a_line_total_mismatch_and_an_unknown_status(scratch: Sc
     result = _test_layer(scratch, "silver")
     assert result.returncode != 0, result.describe()
     failed = _failed(result)
-    line_total = [n for n in failed if n.startswith("expression_is_true_slv_order_lines_abs_line_total")]
+    line_total = [
+        n for n in failed if n.startswith("expression_is_true_slv_order_lines_abs_line_total")
+    ]
     assert len(line_total) == 1 and failed[line_total[0]] == 1, failed
     assert failed["accepted_values_slv_orders_status__False__1__2__3__4__5__6"] == 1
     # the header's subtotal no longer matches its lines either

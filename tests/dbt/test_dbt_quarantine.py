@@ -47,7 +47,9 @@ def _pick_orders(scratch: Scratch, n: int) -> list[int]:
 
 
 def _reasons(scratch: Scratch, relation: str, key: str) -> dict[int, str]:
-    return dict(query(scratch.warehouse, f"select {key}, quarantine_reasons from silver.{relation}"))
+    return dict(
+        query(scratch.warehouse, f"select {key}, quarantine_reasons from silver.{relation}")
+    )
 
 
 def _conserved(scratch: Scratch, bronze: str, silver: str) -> tuple[int, int, int]:
@@ -130,7 +132,9 @@ def test_bad_rows_are_quarantined_with_their_reasons(scratch: Scratch) -> None:
         "has_no_rows_slv_order_lines_quarantine_": len(expected_lines),
         "has_no_rows_slv_customers_quarantine_": 1,
     }
-    assert _reasons(scratch, "customers_quarantine", "customer_id") == {customer: "orphan_territory"}
+    assert _reasons(scratch, "customers_quarantine", "customer_id") == {
+        customer: "orphan_territory"
+    }
 
     # nothing quarantined is published, nothing is lost, and every row says when
     quarantined_orders = (bad_lines_order, orphan_order, early_ship_order, customer_order)
@@ -140,11 +144,13 @@ def test_bad_rows_are_quarantined_with_their_reasons(scratch: Scratch) -> None:
         f"{quarantined_orders} or customer_id = {customer}",
     )
     assert published == 0
-    assert scalar(
-        scratch.warehouse,
-        "select count(*) from silver.order_lines where sales_order_id in "
-        f"{quarantined_orders}",
-    ) == 0
+    assert (
+        scalar(
+            scratch.warehouse,
+            f"select count(*) from silver.order_lines where sales_order_id in {quarantined_orders}",
+        )
+        == 0
+    )
     for bronze, entity in (
         ("sales_order_header", "orders"),
         ("sales_order_detail", "order_lines"),
@@ -153,10 +159,13 @@ def test_bad_rows_are_quarantined_with_their_reasons(scratch: Scratch) -> None:
     ):
         total, kept, quarantined = _conserved(scratch, bronze, entity)
         assert total == kept + quarantined, entity
-        assert scalar(
-            scratch.warehouse,
-            f"select count(*) from silver.{entity}_quarantine where quarantined_at is null",
-        ) == 0
+        assert (
+            scalar(
+                scratch.warehouse,
+                f"select count(*) from silver.{entity}_quarantine where quarantined_at is null",
+            )
+            == 0
+        )
     conservation = {n: r["status"] for n, r in silver.items() if n.startswith("row_conservation")}
     assert len(conservation) == 4 and set(conservation.values()) == {"pass"}
     gold = tested["gold"].statuses()

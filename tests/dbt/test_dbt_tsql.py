@@ -1,0 +1,132 @@
+"""The project compiles for SQL Server without a server, and what it compiles is T-SQL.
+
+`dbt parse` and `dbt compile --no-populate-cache` with the sqlserver target open no
+connection (the host below is unroutable, so one would fail). Every compiled model and test
+then goes through three checks: sqlglot's T-SQL reader, sqlfluff's T-SQL parser (stricter:
+it rejects LIMIT, QUALIFY, `||`, `* EXCLUDE`) and an AST scan for DuckDB-only constructs both
+parsers accept (`::` casts, boolean literals, ILIKE, predicates in a select list).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlfluff
+import sqlglot
+from dbt_support import run_dbt
+from sqlfluff.api.simple import APIParsingError
+from sqlglot import exp
+
+SQLSERVER_ENV = {
+    "MEDALLION_TARGET": "sqlserver",
+    # Nothing must connect: 192.0.2.0/24 is TEST-NET-1, never routed.
+    "MEDALLION_MSSQL_HOST": "192.0.2.1",
+    "MEDALLION_MSSQL_PORT": "1433",
+    "MEDALLION_MSSQL_DATABASE": "AdventureWorks",
+    "MEDALLION_MSSQL_USER": "medallion_test",
+    "MEDALLION_MSSQL_PASSWORD": "not-a-real-password",
+}
+
+
+def tsql_problems(sql: str) -> list[str]:
+    """Why ``sql`` is not valid T-SQL, as far as a parser can tell without a server."""
+    try:
+        statements = sqlglot.parse(sql, read="tsql")
+    except sqlglot.errors.ParseError as exc:
+        return [f"sqlglot: {exc}"]
+    problems = []
+    try:
+        sqlfluff.parse(sql, dialect="tsql")
+    except APIParsingError as exc:
+        problems.append(f"sqlfluff: {exc}")
+    if "::" in sql:
+        problems.append("'::' cast (use cast(x as t))")
+    for statement in statements:
+        if statement is None:
+            continue
+        for node in statement.walk():
+            if isinstance(node, exp.Boolean):
+                problems.append(f"boolean literal {node.sql()} (T-SQL has none)")
+            elif isinstance(node, exp.ILike):
+                problems.append("ILIKE")
+            elif isinstance(node, exp.Select):
+                for projection in node.expressions:
+                    inner = projection.this if isinstance(projection, exp.Alias) else projection
+                    if isinstance(inner, exp.Predicate | exp.Connector | exp.Not):
+                        problems.append(f"predicate in a select list: {projection.sql()}")
+    return problems
+
+
+@pytest.mark.parametrize(
+    ("sql", "problem"),
+    [
+        ("select a from t limit 5", "sqlfluff"),
+        ("select a::int as b from t", "'::' cast"),
+        ("select true as b from t", "boolean literal"),
+        ("select a from t where a ilike 'x%'", "ILIKE"),
+        ("select a > 1 as b from t", "predicate in a select list"),
+        ("select a || b as c from t", "sqlfluff"),
+    ],
+)
+def test_the_tsql_check_rejects_duckdb_only_sql(sql: str, problem: str) -> None:
+    assert any(problem in p for p in tsql_problems(sql)), tsql_problems(sql)
+
+
+def test_the_tsql_check_accepts_tsql() -> None:
+    sql = (
+        "with x as (select top 5 a, concat_ws(';', b, c) as d, "
+        "case when a > 1 then 1 else 0 end as e from [s].[t]) select * from x"
+    )
+    assert tsql_problems(sql) == []
+
+
+@pytest.fixture(scope="module")
+def compiled_sqlserver(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """target/ of `dbt parse` + `dbt compile --no-populate-cache` for the sqlserver target."""
+    work = tmp_path_factory.mktemp("dbt_sqlserver")
+    warehouse = work / "unused.duckdb"  # the duckdb output is not rendered for this target
+    parsed = run_dbt(["parse"], warehouse=warehouse, work_dir=work, env=SQLSERVER_ENV)
+    assert parsed.returncode == 0, parsed.describe()
+    compiled = run_dbt(
+        ["compile", "--no-populate-cache"], warehouse=warehouse, work_dir=work, env=SQLSERVER_ENV
+    )
+    assert compiled.returncode == 0, compiled.describe()
+    assert not warehouse.exists()
+    return work / "target"
+
+
+def test_every_node_compiles_for_sqlserver(compiled_sqlserver: Path) -> None:
+    manifest = json.loads((compiled_sqlserver / "manifest.json").read_text())
+    assert manifest["metadata"]["adapter_type"] == "sqlserver"
+    nodes = [n for n in manifest["nodes"].values() if n["resource_type"] in ("model", "test")]
+    assert len([n for n in nodes if n["resource_type"] == "model"]) >= 27
+    missing = [n["unique_id"] for n in nodes if not n.get("compiled_code")]
+    assert missing == []
+    # the schemas and relation names are the same as on DuckDB
+    models = {n["name"]: n for n in nodes if n["resource_type"] == "model"}
+    assert (models["brz_sales__sales_order_header"]["schema"], models["brz_sales__sales_order_header"]["alias"]) == ("bronze", "sales_order_header")  # fmt: skip
+    assert (models["slv_order_lines_quarantine"]["schema"], models["slv_order_lines_quarantine"]["alias"]) == ("silver", "order_lines_quarantine")  # fmt: skip
+    assert (models["fct_sales_daily"]["schema"], models["fct_sales_daily"]["alias"]) == ("gold", "fct_sales_daily")  # fmt: skip
+
+
+def test_every_compiled_model_and_test_is_tsql(compiled_sqlserver: Path) -> None:
+    files = sorted((compiled_sqlserver / "compiled" / "medallion").rglob("*.sql"))
+    assert len(files) >= 200
+    problems = {str(f.relative_to(compiled_sqlserver)): tsql_problems(f.read_text()) for f in files}
+    assert {f: p for f, p in problems.items() if p} == {}
+    # the dispatch macros emitted their sqlserver__ versions
+    checks = (compiled_sqlserver / "compiled" / "medallion" / "models" / "silver" / "sales"
+              / "slv_order_checks.sql").read_text()  # fmt: skip
+    assert "sysutcdatetime()" in checks and "nvarchar(4000)" in checks
+
+
+def test_profile_holds_no_credentials() -> None:
+    from dbt_support import DBT_DIR
+
+    profile = (DBT_DIR / "profiles.yml").read_text()
+    for key in ("password", "user", "host"):
+        (line,) = [ln for ln in profile.splitlines() if ln.strip().startswith(f"{key}:")]
+        assert "env_var('MEDALLION_MSSQL_" in line, line
+    assert "env_var('MEDALLION_MSSQL_PASSWORD', '')" in profile
