@@ -10,7 +10,7 @@ STAMP := $(VENV)/.synced
 MEDALLION := $(VENV)/bin/medallion
 SOURCE ?=
 
-.PHONY: help venv system-deps run test lint docs airflow bench clean
+.PHONY: help venv system-deps run test lint docs airflow screenshots bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,8 +41,11 @@ lint: venv system-deps ## pre-commit on every file (ruff, sqlfluff, yaml, action
 docs: venv ## dbt docs (static site with lineage) into .local/docs
 	$(MEDALLION) docs
 
-airflow: venv ## local Airflow 3.3 with its UI (Ctrl-C stops it)
-	$(MEDALLION) airflow
+airflow: venv ## local Airflow 3.3 with its UI (Ctrl-C stops it; PORT=8080, UNPAUSE=1)
+	$(MEDALLION) airflow $(if $(PORT),--port $(PORT)) $(if $(UNPAUSE),--unpause)
+
+screenshots: venv system-deps ## regenerate docs/*.png from the UI tests (real Airflow + Chromium)
+	MEDALLION_UPDATE_SCREENSHOTS=1 $(VENV)/bin/python -m pytest -m ui tests/ui
 
 bench: venv ## benchmark harness: writes bench/results.json and docs/PERFORMANCE.md
 	$(MEDALLION) bench

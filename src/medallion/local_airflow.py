@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 from medallion.airflow_env import airflow_env, ensure_admin_password
 from medallion.errors import MedallionError
@@ -199,6 +200,11 @@ class LocalAirflow:
             self._token = str(resp.json()["access_token"])
         return self._token
 
+    def asset_events(self, **filters: str) -> list[dict[str, Any]]:
+        """`GET /api/v2/assets/events`, filtered (e.g. source_dag_id=..., source_run_id=...)."""
+        query = urlencode({**filters, "limit": "100"})
+        return list(self.request("GET", f"/api/v2/assets/events?{query}")["asset_events"])
+
     def health(self) -> dict[str, Any]:
         return self.request("GET", "/api/v2/monitor/health", auth=False, timeout_s=5)
 
@@ -251,7 +257,9 @@ class LocalAirflow:
         state = None
         while time.monotonic() < deadline:
             self._check_alive()
-            state = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
+            state = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}")[
+                "state"
+            ]
             if state in ("success", "failed"):
                 return str(state)
             time.sleep(3)
@@ -261,7 +269,8 @@ class LocalAirflow:
         )
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
-        data = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances"
+        data = self.request("GET", path)
         return {ti["task_id"]: ti["state"] for ti in data["task_instances"]}
 
 

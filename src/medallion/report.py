@@ -433,8 +433,9 @@ def _tests_html(history: RunHistory) -> str:
             if failed
             else '<span class="good">all passed</span>'
         )
+        # failures open, the rest folded: a green layer is one line
         parts.append(
-            f'<details {"open" if failed or layer == LAYERS[0] else ""} id="tests-{_e(layer)}">'
+            f'<details{" open" if failed else ""} id="tests-{_e(layer)}">'
             f"<summary><b>{_e(layer)}</b>: {len(items)} tests, {verdict}</summary>"
             '<table class="tests"><tr><th>test</th><th>status</th><th>failures</th>'
             f"<th>duration</th><th>message</th></tr>{''.join(rows)}</table></details>"
