@@ -202,7 +202,4 @@ def load_into(warehouse: Path, home: Path, *, source: Path | None = None) -> Non
             "MEDALLION_DUCKDB_MEMORY_LIMIT": "1GB",
         }
     )
-    if source is None:
-        load(settings, scale=SCALE, seed=SEED)
-    else:
-        load(settings, source=source)
+    load(settings, source=source, scale=SCALE, seed=SEED)
