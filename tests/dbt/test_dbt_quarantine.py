@@ -61,28 +61,45 @@ def _conserved(scratch: Scratch, bronze: str, silver: str) -> tuple[int, int, in
     return total, kept, quarantined
 
 
-def test_bad_rows_are_quarantined_with_their_reasons(scratch: Scratch) -> None:
-    bad_lines_order, orphan_order, early_ship_order = _pick_orders(scratch, 3)
-    lines = dict(
+def _lines_of(scratch: Scratch, orders: list[int]) -> dict[int, list[int]]:
+    marks = ", ".join("?" for _ in orders)
+    return dict(
         query(
             scratch.warehouse,
             "select SalesOrderID, list(SalesOrderDetailID order by SalesOrderDetailID) "
-            "from sales.SalesOrderDetail where SalesOrderID in (?, ?, ?) group by SalesOrderID",
-            [bad_lines_order, orphan_order, early_ship_order],
+            f"from sales.SalesOrderDetail where SalesOrderID in ({marks}) group by SalesOrderID",
+            orders,
         )
     )
-    negative_line = lines[bad_lines_order][0]
-    orphan_line = lines[orphan_order][-1]
-    # a customer of its own whose territory does not exist: quarantined, with its orders
+
+
+def test_bad_rows_are_quarantined_with_their_reasons(scratch: Scratch) -> None:
+    picked = _pick_orders(scratch, 4)
+    bad_lines_order, orphan_order, early_ship_order, duplicate_order = picked
+    # the order whose number duplicate_order copies: lower id, so it keeps the number
+    kept_order, kept_number = query(
+        scratch.warehouse,
+        "select SalesOrderID, SalesOrderNumber from sales.SalesOrderHeader "
+        f"where SalesOrderID < {duplicate_order} and SalesOrderID not in {tuple(picked)} "
+        "order by SalesOrderID limit 1",
+    )[0]
+    # a customer of its own whose territory does not exist: quarantined, with its order
     customer, customer_order = query(
         scratch.warehouse,
-        """
-        select CustomerID, min(SalesOrderID) from sales.SalesOrderHeader
-        where SalesOrderID not in (?, ?, ?)
-        group by CustomerID having count(*) = 1 order by CustomerID limit 1
-        """,
-        [bad_lines_order, orphan_order, early_ship_order],
+        "select CustomerID, min(SalesOrderID) from sales.SalesOrderHeader group by CustomerID "
+        f"having count(*) = 1 and min(SalesOrderID) not in {(*picked, kept_order)} "
+        "order by CustomerID limit 1",
     )[0]
+    # products that never sold: one keeps its number, one loses its subcategory, one
+    # takes the first one's number (the lowest id keeps a number)
+    (kept_product, taken_number), (orphan_product, _), (duplicate_product, _) = query(
+        scratch.warehouse,
+        "select ProductID, ProductNumber from production.Product where ProductID not in "
+        "(select ProductID from sales.SalesOrderDetail) order by ProductID limit 3",
+    )
+    lines = _lines_of(scratch, [*picked, customer_order])
+    negative_line = lines[bad_lines_order][0]
+    orphan_line = lines[orphan_order][-1]
     execute(
         scratch.warehouse,
         f"update sales.SalesOrderDetail set OrderQty = -2, ProductID = 999999 "
@@ -91,7 +108,13 @@ def test_bad_rows_are_quarantined_with_their_reasons(scratch: Scratch) -> None:
         f"where SalesOrderDetailID = {orphan_line}",
         f"update sales.SalesOrderHeader set ShipDate = OrderDate - interval 1 day "
         f"where SalesOrderID = {early_ship_order}",
+        f"update sales.SalesOrderHeader set SalesOrderNumber = '{kept_number}' "
+        f"where SalesOrderID = {duplicate_order}",
         f"update sales.Customer set TerritoryID = 99 where CustomerID = {customer}",
+        f"update production.Product set ProductSubcategoryID = 999 "
+        f"where ProductID = {orphan_product}",
+        f"update production.Product set ProductNumber = '{taken_number}' "
+        f"where ProductID = {duplicate_product}",
     )
 
     tested = _run_layers(scratch)
@@ -104,40 +127,48 @@ def test_bad_rows_are_quarantined_with_their_reasons(scratch: Scratch) -> None:
         bad_lines_order: "order_has_quarantined_lines",
         orphan_order: "order_has_quarantined_lines",
         early_ship_order: "ship_before_order",
+        duplicate_order: "duplicate_sales_order_number",
         customer_order: "orphan_customer",
     }
-    customer_lines = [
-        r[0]
-        for r in query(
-            scratch.warehouse,
-            "select SalesOrderDetailID from sales.SalesOrderDetail where SalesOrderID = ?",
-            [customer_order],
-        )
+    siblings = [
+        line
+        for line in lines[bad_lines_order] + lines[orphan_order]
+        if line not in (negative_line, orphan_line)
     ]
+    whole_orders = [duplicate_order, early_ship_order, customer_order]
     expected_lines = {
         negative_line: "non_positive_quantity;orphan_product",
         orphan_line: "orphan_product",
-        **{
-            line: "order_has_quarantined_lines"
-            for line in lines[bad_lines_order] + lines[orphan_order]
-            if line not in (negative_line, orphan_line)
-        },
-        **{line: "order_quarantined" for line in lines[early_ship_order] + customer_lines},
+        **{line: "order_has_quarantined_lines" for line in siblings},
+        **{line: "order_quarantined" for order in whole_orders for line in lines[order]},
     }
     assert _reasons(scratch, "order_lines_quarantine", "sales_order_detail_id") == expected_lines
-    # any quarantined row is a warning (with its row count), never an error
-    warned = {name: r["failures"] for name, r in silver.items() if r["status"] == "warn"}
-    assert warned == {
-        "has_no_rows_slv_orders_quarantine_": 4,
-        "has_no_rows_slv_order_lines_quarantine_": len(expected_lines),
-        "has_no_rows_slv_customers_quarantine_": 1,
-    }
     assert _reasons(scratch, "customers_quarantine", "customer_id") == {
         customer: "orphan_territory"
     }
+    assert _reasons(scratch, "products_quarantine", "product_id") == {
+        orphan_product: "orphan_subcategory",
+        duplicate_product: "duplicate_product_number",
+    }
+    # any quarantined row is a warning (with its row count), never an error
+    warned = {name: r["failures"] for name, r in silver.items() if r["status"] == "warn"}
+    assert warned == {
+        "has_no_rows_slv_orders_quarantine_": 5,
+        "has_no_rows_slv_order_lines_quarantine_": len(expected_lines),
+        "has_no_rows_slv_customers_quarantine_": 1,
+        "has_no_rows_slv_products_quarantine_": 2,
+    }
+    for relation, key, kept in (("orders", "sales_order_id", kept_order),
+                                ("products", "product_id", kept_product)):  # fmt: skip
+        assert (
+            scalar(
+                scratch.warehouse, f"select count(*) from silver.{relation} where {key} = {kept}"
+            )
+            == 1
+        ), f"{relation} {kept} keeps its business key and is published"
 
     # nothing quarantined is published, nothing is lost, and every row says when
-    quarantined_orders = (bad_lines_order, orphan_order, early_ship_order, customer_order)
+    quarantined_orders = (*picked, customer_order)
     published = scalar(
         scratch.warehouse,
         "select count(*) from silver.orders where sales_order_id in "
