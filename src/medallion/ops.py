@@ -731,3 +731,14 @@ def load_history(conn: Any, run_id: str | None = None, *, last_n: int = 20) -> R
             if r["run_id"] in recent_ids
         ],
     )
+
+
+def record_task(**context: Any) -> str:
+    """`python_callable` of the DAG's record task (PythonOperator passes the context as kwargs).
+
+    Wire it as the DAG's last task, downstream of every other task, as a teardown::
+
+        record = PythonOperator(task_id="record_run", python_callable=ops.record_task)
+        all_other_tasks >> record.as_teardown()
+    """
+    return record_from_context(context)
