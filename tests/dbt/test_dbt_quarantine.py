@@ -74,8 +74,8 @@ def _lines_of(scratch: Scratch, orders: list[int]) -> dict[int, list[int]]:
 
 
 def test_bad_rows_are_quarantined_with_their_reasons(scratch: Scratch) -> None:
-    picked = _pick_orders(scratch, 4)
-    bad_lines_order, orphan_order, early_ship_order, duplicate_order = picked
+    picked = _pick_orders(scratch, 5)
+    bad_lines_order, orphan_order, early_ship_order, duplicate_order, future_order = picked
     # the order whose number duplicate_order copies: lower id, so it keeps the number
     kept_order, kept_number = query(
         scratch.warehouse,
@@ -110,6 +110,9 @@ def test_bad_rows_are_quarantined_with_their_reasons(scratch: Scratch) -> None:
         f"where SalesOrderID = {early_ship_order}",
         f"update sales.SalesOrderHeader set SalesOrderNumber = '{kept_number}' "
         f"where SalesOrderID = {duplicate_order}",
+        "update sales.SalesOrderHeader set OrderDate = date_trunc('day', now()::timestamp) "
+        "+ interval 30 day, ShipDate = date_trunc('day', now()::timestamp) + interval 37 day "
+        f"where SalesOrderID = {future_order}",
         f"update sales.Customer set TerritoryID = 99 where CustomerID = {customer}",
         f"update production.Product set ProductSubcategoryID = 999 "
         f"where ProductID = {orphan_product}",
@@ -122,12 +125,15 @@ def test_bad_rows_are_quarantined_with_their_reasons(scratch: Scratch) -> None:
     assert [t.returncode for t in tested.values()] == [0, 0, 0], {
         layer: t.describe() for layer, t in tested.items() if t.returncode
     }
+    bronze_warned = {n for n, r in tested["bronze"].results().items() if r["status"] == "warn"}
+    assert "not_in_future_brz_sales__sales_order_header_ordered_at" in bronze_warned
     silver = tested["silver"].results()
     assert _reasons(scratch, "orders_quarantine", "sales_order_id") == {
         bad_lines_order: "order_has_quarantined_lines",
         orphan_order: "order_has_quarantined_lines",
         early_ship_order: "ship_before_order",
         duplicate_order: "duplicate_sales_order_number",
+        future_order: "future_order_date",
         customer_order: "orphan_customer",
     }
     siblings = [
@@ -135,7 +141,7 @@ def test_bad_rows_are_quarantined_with_their_reasons(scratch: Scratch) -> None:
         for line in lines[bad_lines_order] + lines[orphan_order]
         if line not in (negative_line, orphan_line)
     ]
-    whole_orders = [duplicate_order, early_ship_order, customer_order]
+    whole_orders = [duplicate_order, early_ship_order, future_order, customer_order]
     expected_lines = {
         negative_line: "non_positive_quantity;orphan_product",
         orphan_line: "orphan_product",
@@ -153,7 +159,7 @@ def test_bad_rows_are_quarantined_with_their_reasons(scratch: Scratch) -> None:
     # any quarantined row is a warning (with its row count), never an error
     warned = {name: r["failures"] for name, r in silver.items() if r["status"] == "warn"}
     assert warned == {
-        "has_no_rows_slv_orders_quarantine_": 5,
+        "has_no_rows_slv_orders_quarantine_": 6,
         "has_no_rows_slv_order_lines_quarantine_": len(expected_lines),
         "has_no_rows_slv_customers_quarantine_": 1,
         "has_no_rows_slv_products_quarantine_": 2,
