@@ -360,8 +360,9 @@ def _trend_figures(history: RunHistory) -> tuple[Any, Any]:
         )
     )
     duration.update_layout(
-        title=f"run duration, last {len(runs)} runs", yaxis_title="seconds", height=320
+        title=f"run duration, last {_runs(len(runs))}", yaxis_title="seconds", height=320
     )
+    duration.update_xaxes(type="category")
     by_run = {r["run_id"]: label for r, label in zip(runs, labels, strict=True)}
     series: dict[str, dict[str, int]] = defaultdict(dict)
     for rel in history.recent_relations:
@@ -377,10 +378,13 @@ def _trend_figures(history: RunHistory) -> tuple[Any, Any]:
                 mode="lines+markers",
             )
         )
-    rows.update_layout(
-        title="rows per gold / quarantine relation", yaxis_title="rows", height=360
-    )
+    rows.update_xaxes(type="category")
+    rows.update_layout(title="rows per gold / quarantine relation", yaxis_title="rows", height=360)
     return duration, rows
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
 
 
 def _run_label(run: dict[str, Any]) -> str:
@@ -436,11 +440,17 @@ def _tests_html(history: RunHistory) -> str:
         # failures open, the rest folded: a green layer is one line
         parts.append(
             f'<details{" open" if failed else ""} id="tests-{_e(layer)}">'
-            f"<summary><b>{_e(layer)}</b>: {len(items)} tests, {verdict}</summary>"
+            f"<summary><b>{_e(layer)}</b>: {_checks(items)}, {verdict}</summary>"
             '<table class="tests"><tr><th>test</th><th>status</th><th>failures</th>'
             f"<th>duration</th><th>message</th></tr>{''.join(rows)}</table></details>"
         )
     return "".join(parts) or '<p class="muted">No test ran in this run.</p>'
+
+
+def _checks(items: list[dict[str, Any]]) -> str:
+    tests = sum(1 for t in items if t["node_type"] == "test")
+    fresh = len(items) - tests
+    return f"{tests} tests" + (f" + {fresh} source freshness checks" if fresh else "")
 
 
 def _quarantine_html(history: RunHistory) -> str:
@@ -525,7 +535,7 @@ def render_html(history: RunHistory) -> str:
         "<h2>Quarantine</h2>",
         _quarantine_html(history),
         figure(quarantine_fig, "plot-quarantine") if quarantine_fig is not None else "",
-        f"<h2>Trend over the last {len(history.recent_runs)} runs</h2>",
+        f"<h2>Trend over the last {_runs(len(history.recent_runs))}</h2>",
         '<div class="grid">',
         figure(duration_trend, "plot-trend-duration"),
         figure(rows_trend, "plot-trend-rows"),
