@@ -20,7 +20,6 @@ from sqlfluff.api.simple import APIParsingError
 from sqlglot import exp
 
 SQLSERVER_ENV = {
-    "MEDALLION_TARGET": "sqlserver",
     # Nothing must connect: 192.0.2.0/24 is TEST-NET-1, never routed.
     "MEDALLION_MSSQL_HOST": "192.0.2.1",
     "MEDALLION_MSSQL_PORT": "1433",
@@ -87,10 +86,15 @@ def compiled_sqlserver(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """target/ of `dbt parse` + `dbt compile --no-populate-cache` for the sqlserver target."""
     work = tmp_path_factory.mktemp("dbt_sqlserver")
     warehouse = work / "unused.duckdb"  # the duckdb output is not rendered for this target
-    parsed = run_dbt(["parse"], warehouse=warehouse, work_dir=work, env=SQLSERVER_ENV)
+    parsed = run_dbt(
+        ["parse", "--target", "sqlserver"], warehouse=warehouse, work_dir=work, env=SQLSERVER_ENV
+    )
     assert parsed.returncode == 0, parsed.describe()
     compiled = run_dbt(
-        ["compile", "--no-populate-cache"], warehouse=warehouse, work_dir=work, env=SQLSERVER_ENV
+        ["compile", "--target", "sqlserver", "--no-populate-cache"],
+        warehouse=warehouse,
+        work_dir=work,
+        env=SQLSERVER_ENV,
     )
     assert compiled.returncode == 0, compiled.describe()
     assert not warehouse.exists()
