@@ -78,6 +78,26 @@ def test_dag_run_succeeds_with_every_task_green(deployment: Deployment) -> None:
             assert con.execute(f"select count(*) from {relation}").fetchone()[0] > 0, relation
 
 
+def test_task_logs_are_served_with_the_dbt_summary(deployment: Deployment) -> None:
+    """Task logs written by the executor's task processes, read back through the REST API."""
+    import httpx
+
+    airflow = deployment.airflow
+    run = quote(deployment.run_id, safe="")
+    path = f"/api/v2/dags/{DAG_ID}/dagRuns/{run}/taskInstances/silver.dbt_test_silver/logs/1"
+    with httpx.Client(base_url=airflow.url, timeout=30, trust_env=False) as client:
+        resp = client.get(
+            path,
+            params={"full_content": "true"},
+            headers={"Authorization": f"Bearer {airflow.token()}", "Accept": "application/json"},
+        )
+    assert resp.status_code == 200, resp.text[:500]
+    events = [e.get("event", "") for e in resp.json()["content"] if isinstance(e, dict)]
+    text = "\n".join(str(e) for e in events)
+    assert "dbt test silver:" in text and "0 failed" in text, text[-2000:]
+    assert airflow.password not in resp.text
+
+
 def _login(browser: Chromium, airflow: LocalAirflow, next_path: str) -> None:
     """The real login form, with the generated credentials."""
     browser.goto(f"{airflow.url}/auth/login?next={quote(next_path, safe='')}")
