@@ -65,6 +65,15 @@ _LAYER_DOCS = {
 }
 
 
+RECORD_DOC = (
+    "### record_run\nWrites this run and every dbt node of it into the warehouse's `ops` "
+    "schema (`ops.pipeline_runs`, `ops.task_runs`, `ops.node_runs`, `ops.relation_rows`, "
+    "`ops.quarantine_reasons`) from the tasks' XCom summaries, on success and on failure: "
+    "a teardown, so it runs whatever happened and never changes the run's state.\n\n"
+    "`medallion report --run-id <run id>` turns a recorded run into an HTML report."
+)
+
+
 def retry_schedule(policy: RetryPolicy) -> list[timedelta]:
     """Minimum wait before each retry: the 5 -> 10 -> 20 min intent, capped at the maximum.
 
@@ -121,26 +130,34 @@ def dbt_step_task(layer: str, step: str, **context: Any) -> None:
     """
     from airflow.sdk.exceptions import AirflowFailException
 
-    from medallion import dbt
+    from medallion import dbt, try_state
     from medallion.errors import ConfigError, DataQualityError, MedallionError
+    from medallion.lock import pipeline_lock
 
     ti = context["ti"]
     params = context.get("params") or {}
     settings = Settings.from_env()
     artifacts = dbt.task_artifacts_dir(settings, ti.dag_id, ti.run_id, ti.task_id, ti.try_number)
+    key = try_state.TryKey.of(ti)
     try:
-        result = dbt.run_step(
-            settings, step, layer, artifacts=artifacts,
-            full_refresh=bool(params.get("full_refresh", False)),
-        )  # fmt: skip
+        with pipeline_lock(settings, owner=f"{ti.dag_id}.{ti.task_id} {ti.run_id}"):
+            result = dbt.run_step(
+                settings, step, layer, artifacts=artifacts,
+                full_refresh=bool(params.get("full_refresh", False)),
+                previous=try_state.previous_try(settings, key), previous_try=key.try_number - 1,
+            )  # fmt: skip
     except MedallionError as exc:
         result = getattr(exc, "result", None)
+        final = isinstance(exc, DataQualityError | ConfigError)
         if result is not None:
             ti.xcom_push(key=dbt.SUMMARY_XCOM_KEY, value=result.to_dict())
-        if isinstance(exc, DataQualityError | ConfigError):
+            will_retry = not final and ti.try_number <= (getattr(ti, "max_tries", 0) or 0)
+            try_state.save_try(settings, key, result, expects_retry=will_retry)
+        if final:
             raise AirflowFailException(str(exc)) from exc
         raise
     ti.xcom_push(key=dbt.SUMMARY_XCOM_KEY, value=result.to_dict())
+    try_state.save_try(settings, key, result, expects_retry=False)
 
 
 def build_dag(settings: Settings | None = None) -> DAG:
@@ -155,7 +172,8 @@ def build_dag(settings: Settings | None = None) -> DAG:
         TaskGroup,
     )
 
-    from medallion import callbacks
+    from medallion import callbacks, ops
+    from medallion.assets import gold_assets
 
     settings = settings or Settings.from_env()
     policy = settings.retry
@@ -183,7 +201,7 @@ def build_dag(settings: Settings | None = None) -> DAG:
         if policy.dagrun_deadline_s > 0
         else None,
     ) as dag:
-        previous = None
+        groups = []
         for layer in LAYERS:
             with TaskGroup(group_id=layer, tooltip=_LAYER_DOCS[layer]) as group:
                 run, test = (
@@ -192,11 +210,19 @@ def build_dag(settings: Settings | None = None) -> DAG:
                         python_callable=dbt_step_task,
                         op_kwargs={"layer": layer, "step": step},
                         doc_md=task_doc(step, layer),
+                        # gold's Assets are updated only once gold passed its tests
+                        outlets=gold_assets(settings) if (layer, step) == ("gold", "test") else [],
                     )
                     for step in ("run", "test")
                 )
                 run >> test
-            if previous is not None:
-                previous >> group
-            previous = group
+            if groups:
+                groups[-1] >> group
+            groups.append(group)
+        # A teardown, not an all_done leaf: it always runs, yet the run's state still comes
+        # from the dbt tasks (a succeeding leaf would turn a failed run green).
+        record_run = PythonOperator(
+            task_id="record_run", python_callable=ops.record_task, doc_md=RECORD_DOC
+        )
+        groups >> record_run.as_teardown()
     return dag
