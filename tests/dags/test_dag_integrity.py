@@ -58,7 +58,9 @@ if dag is not None:
              "callback": d.callback.path, "callback_type": type(d.callback).__name__}
             for d in (dag.deadline or [])
         ],
-        "task_group_ids": sorted(g for g in dag.task_group.children),
+        "task_group_ids": sorted(
+            g for g, child in dag.task_group.children.items() if hasattr(child, "children")
+        ),
         "tasks": {
             t.task_id: {
                 "owner": t.owner, "retries": t.retries, "retry_delay": td(t.retry_delay),
@@ -68,6 +70,7 @@ if dag is not None:
                 "on_failure": [f"{c.__module__}.{c.__name__}" for c in t.on_failure_callback],
                 "on_retry": [f"{c.__module__}.{c.__name__}" for c in t.on_retry_callback],
                 "on_success": [f"{c.__module__}.{c.__name__}" for c in t.on_success_callback],
+                "is_teardown": t.is_teardown, "outlets": sorted(a.name for a in t.outlets),
             }
             for t in dag.tasks
         },
@@ -165,9 +168,8 @@ def test_deadline_alert_is_configured(parsed: dict) -> None:
 def test_task_ids_groups_and_edges(parsed: dict) -> None:
     tasks = parsed["dag"]["tasks"]
     assert parsed["dag"]["task_group_ids"] == sorted(LAYERS)
-    assert sorted(tasks) == sorted(
-        f"{layer}.dbt_{step}_{layer}" for layer in LAYERS for step in ("run", "test")
-    )
+    dbt_tasks = [f"{layer}.dbt_{step}_{layer}" for layer in LAYERS for step in ("run", "test")]
+    assert sorted(tasks) == sorted([*dbt_tasks, "record_run"])
     expected_up = {
         "bronze.dbt_run_bronze": [],
         "bronze.dbt_test_bronze": ["bronze.dbt_run_bronze"],
@@ -175,9 +177,20 @@ def test_task_ids_groups_and_edges(parsed: dict) -> None:
         "silver.dbt_test_silver": ["silver.dbt_run_silver"],
         "gold.dbt_run_gold": ["silver.dbt_test_silver"],
         "gold.dbt_test_gold": ["gold.dbt_run_gold"],
+        "record_run": sorted(f"{layer}.dbt_test_{layer}" for layer in LAYERS),
     }
     assert {t: v["upstream"] for t, v in tasks.items()} == expected_up
-    assert tasks["gold.dbt_test_gold"]["downstream"] == []
+    assert tasks["gold.dbt_test_gold"]["downstream"] == ["record_run"]
+
+
+def test_record_task_is_a_teardown_and_gold_declares_its_assets(parsed: dict) -> None:
+    tasks = parsed["dag"]["tasks"]
+    # a teardown always runs but never decides the run's state
+    assert [t for t, v in tasks.items() if v["is_teardown"]] == ["record_run"]
+    assert tasks["gold.dbt_test_gold"]["outlets"] == sorted(
+        ["gold.fct_sales_daily", "gold.fct_product_sales", "gold.dim_customer_value"]
+    )
+    assert all(not v["outlets"] for t, v in tasks.items() if t != "gold.dbt_test_gold")
 
 
 def test_every_task_has_retries_docs_timeout_and_callbacks(parsed: dict) -> None:
@@ -188,7 +201,7 @@ def test_every_task_has_retries_docs_timeout_and_callbacks(parsed: dict) -> None
         assert task["backoff"] == 2.0, task_id  # a multiplier in Airflow 3; True would be x1
         assert task["max_retry_delay"] == 1800, task_id
         assert task["execution_timeout"] == 1800, task_id
-        assert task_id.split(".")[1] in task["doc_md"], task_id
+        assert task_id.split(".")[-1] in task["doc_md"], task_id
         assert task["on_failure"] == ["medallion.callbacks.task_failed"]
         assert task["on_retry"] == ["medallion.callbacks.task_retrying"]
         assert task["on_success"] == ["medallion.callbacks.task_succeeded"]
