@@ -30,15 +30,17 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
 
 def _cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     from medallion.loading.api import load
+    from medallion.lock import pipeline_lock
 
-    report = load(
-        settings,
-        source=args.source,
-        scale=args.scale,
-        seed=args.seed,
-        append_hours=args.append_hours,
-        force=args.force,
-    )
+    with pipeline_lock(settings, owner="medallion load"):
+        report = load(
+            settings,
+            source=args.source,
+            scale=args.scale,
+            seed=args.seed,
+            append_hours=args.append_hours,
+            force=args.force,
+        )
     report.print()
     return 0
 

@@ -102,6 +102,11 @@ class Settings:
     quarantine_max_ratio: float
     retry: RetryPolicy
     alerts: AlertSettings
+    # Where each dbt task try leaves its results for the next try: an Airflow object-storage
+    # URL (file://, s3://conn_id@bucket/prefix, ...) that every worker can reach.
+    state_url: str = ""
+    # How long a pipeline run waits for another one holding the warehouse (0: fail at once).
+    lock_wait_s: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -155,6 +160,9 @@ class Settings:
                 webhook_url=env.get("MEDALLION_ALERT_WEBHOOK_URL") or None,
                 base_url=env.get("AIRFLOW__API__BASE_URL") or "http://localhost:8080",
             ),
+            state_url=(env.get("MEDALLION_STATE_URL") or "").strip()
+            or (home / "state").as_uri(),
+            lock_wait_s=_int(env, "MEDALLION_LOCK_WAIT_SECONDS", 0),
         )
 
     def dbt_env(self) -> dict[str, str]:

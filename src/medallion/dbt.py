@@ -197,6 +197,10 @@ class StepResult:
     error: str | None = None
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     duration_s: float = 0.0
+    # On an automatic retry: the try whose failed and skipped nodes this one re-ran, and the
+    # unique_ids of that try's successful nodes, listed in ``invocations`` but not re-run.
+    retry_of: int | None = None
+    carried: list[str] = field(default_factory=list)
 
     @property
     def nodes(self) -> list[NodeResult]:
@@ -220,6 +224,8 @@ class StepResult:
             "started_at": self.started_at,
             "duration_s": round(self.duration_s, 3),
             "artifacts": str(self.artifacts),
+            "retry_of": self.retry_of,
+            "carried": list(self.carried),
             "invocations": [inv.to_dict() for inv in self.invocations],
         }
 
@@ -233,6 +239,8 @@ class StepResult:
             error=data.get("error"),
             started_at=data.get("started_at", ""),
             duration_s=float(data.get("duration_s") or 0.0),
+            retry_of=data.get("retry_of"),
+            carried=list(data.get("carried") or ()),
         )
 
 
@@ -298,6 +306,98 @@ def layer_commands(
     if layer == "bronze":
         commands.append(dbt_argv("source freshness", settings, select="source:*", **common))
     return commands
+
+
+# --------------------------------------------------------------------------- retries
+
+_REDO_STATUSES = FAILED_STATUSES | {"skipped"}
+_SELECTABLE = frozenset({"model", "test", "seed", "snapshot"})
+
+
+@dataclass(frozen=True)
+class PlannedCommand:
+    """One dbt invocation of a try, and what a retry must see it do.
+
+    ``expected``: on a retry, the unique_ids dbt must report as run (the previous try's failed
+    and skipped nodes); anything missing fails the try rather than pass unbuilt nodes off as
+    green. ``carried``: the previous try's nodes that already succeeded and are not re-run.
+    An empty ``argv`` means nothing of this command needs re-running.
+    """
+
+    argv: list[str]
+    expected: frozenset[str] = frozenset()
+    carried: tuple[NodeResult, ...] = ()
+
+
+def _selector(node: NodeResult) -> str:
+    """The dbt selector of one node: models and tests by name (unique in a project)."""
+    if node.resource_type == "source":
+        return "source:" + ".".join(node.unique_id.split(".")[2:])
+    return node.name
+
+
+def plan_commands(
+    settings: Settings,
+    step: str,
+    layer: str,
+    *,
+    target_path: Path,
+    log_path: Path,
+    full_refresh: bool = False,
+    previous: StepResult | None = None,
+) -> list[PlannedCommand]:
+    """The invocations of a layer step; on a retry, only what the failed try left undone.
+
+    The equivalent of ``dbt retry``, computed from the previous try's results (which travel
+    through object storage, see :mod:`medallion.try_state`) instead of a run_results.json on
+    the local disk: each command the previous try completed re-runs only its failed and
+    skipped nodes (``--select <names>``), a command it never reached runs in full, and a
+    command with nothing left to do is skipped. When the previous try failed without any
+    failed node (dbt crashed, could not connect), everything runs again.
+    """
+    commands = layer_commands(
+        settings, step, layer, target_path=target_path, log_path=log_path,
+        full_refresh=full_refresh,
+    )  # fmt: skip
+    full = [PlannedCommand(argv) for argv in commands]
+    if previous is None or previous.success:
+        return full
+    planned: list[PlannedCommand] = []
+    for i, argv in enumerate(commands):
+        if i >= len(previous.invocations) or argv[0] == "source" or "--select" not in argv:
+            planned.append(PlannedCommand(argv))
+            continue
+        nodes = previous.invocations[i].nodes
+        redo = [n for n in nodes if n.status in _REDO_STATUSES]
+        kept = tuple(n for n in nodes if n.status not in _REDO_STATUSES)
+        if not redo:
+            planned.append(PlannedCommand([], carried=kept))
+            continue
+        if any(n.resource_type not in _SELECTABLE for n in redo):  # e.g. a failed hook
+            planned.append(PlannedCommand(argv))
+            continue
+        retry_argv = list(argv)
+        retry_argv[retry_argv.index("--select") + 1] = " ".join(
+            sorted({_selector(n) for n in redo})
+        )
+        planned.append(PlannedCommand(retry_argv, frozenset(n.unique_id for n in redo), kept))
+    if not any(p.argv for p in planned):
+        return full
+    return planned
+
+
+def _check_retry_ran(planned: PlannedCommand, summary: RunSummary) -> None:
+    """No false green: a retry must have re-run every node the failed try left undone."""
+    if not planned.expected:
+        return
+    ran = {n.unique_id for n in summary.nodes}
+    missing = sorted(planned.expected - ran)
+    if missing:
+        raise DbtInvocationError(
+            f"dbt {planned.argv[0]} was asked to re-run {len(planned.expected)} node(s) of the "
+            f"failed try but did not run {', '.join(missing[:10])}; the layer is not built. "
+            "The next try rebuilds the whole layer."
+        )
 
 
 # --------------------------------------------------------------------------- paths
@@ -576,20 +676,51 @@ def run_step(
     *,
     artifacts: Path,
     full_refresh: bool = False,
+    previous: StepResult | None = None,
+    previous_try: int | None = None,
 ) -> StepResult:
-    """Run what the DAG task ``dbt_<step>_<layer>`` runs, log the table, raise on failure."""
+    """Run what the DAG task ``dbt_<step>_<layer>`` runs, log the table, raise on failure.
+
+    ``previous``: the failed try this one retries; only its failed and skipped nodes run.
+    """
     artifacts.mkdir(parents=True, exist_ok=True)
     result = StepResult(layer=layer, step=step, artifacts=artifacts)
     started = time.monotonic()
+    planned = plan_commands(
+        settings, step, layer, target_path=artifacts, log_path=artifacts,
+        full_refresh=full_refresh, previous=previous,
+    )  # fmt: skip
+    if previous is not None and not previous.success:
+        result.retry_of = previous_try
+        log.info(
+            "retry of try %s: %s",
+            previous_try,
+            "; ".join(
+                "dbt " + " ".join(p.argv[: p.argv.index("--project-dir")]) if p.argv else "(done)"
+                for p in planned
+            ),
+        )
     try:
-        for argv in layer_commands(
-            settings, step, layer, target_path=artifacts, log_path=artifacts,
-            full_refresh=full_refresh,
-        ):  # fmt: skip
-            summary = invoke(argv, settings)
-            result.invocations.append(summary)
+        for plan in planned:
+            # one summary per command, carried nodes included, so the next try (and ops)
+            # sees the whole layer
+            result.carried += [n.unique_id for n in plan.carried]
+            if not plan.argv:
+                result.invocations.append(RunSummary(command=step, nodes=plan.carried))
+                continue
+            summary = invoke(plan.argv, settings)
+            result.invocations.append(
+                RunSummary(
+                    command=summary.command,
+                    nodes=plan.carried + summary.nodes,
+                    elapsed_s=summary.elapsed_s,
+                    invocation_id=summary.invocation_id,
+                    generated_at=summary.generated_at,
+                )
+            )
             if summary.failed_nodes:
                 break
+            _check_retry_ran(plan, summary)
     except (DbtInvocationError, WarehouseBusyError) as exc:
         result.error = str(exc)
     finally:

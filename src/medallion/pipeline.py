@@ -240,13 +240,22 @@ def run_pipeline(
     seed: int = 42,
     full_refresh: bool = False,
 ) -> int:
-    """Load (skipped when already loaded), run the DAG, summarise; 0 only on DAG success."""
-    from medallion.loading.api import load
+    """Load (skipped when already loaded), run the DAG, summarise; 0 only on DAG success.
 
-    load(settings, source=source, scale=scale, seed=seed).print()
-    print(f"\nRunning DAG {DAG_ID} (airflow dags test, AIRFLOW_HOME={settings.airflow_home})")
-    outcome = run_dag(settings, full_refresh=full_refresh)
-    print_summary(outcome, gold_row_counts(settings))
+    The whole run holds the warehouse's pipeline lock (`medallion.lock`): a second
+    `medallion run` on the same warehouse fails at once (exit 2) naming this one. The DAG's
+    tasks inherit the lock through its token instead of waiting for their own parent.
+    """
+    from medallion.loading.api import load
+    from medallion.lock import TOKEN_ENV, pipeline_lock
+
+    with pipeline_lock(settings, owner="medallion run") as token:
+        load(settings, source=source, scale=scale, seed=seed).print()
+        print(f"\nRunning DAG {DAG_ID} (airflow dags test, AIRFLOW_HOME={settings.airflow_home})")
+        env = dags_test_env(settings)
+        env[TOKEN_ENV] = token
+        outcome = run_dag(settings, full_refresh=full_refresh, env=env)
+        print_summary(outcome, gold_row_counts(settings))
     if not outcome.success:
         print(f"DAG run did not succeed (state {outcome.state}).", file=sys.stderr)
         return 1
