@@ -154,8 +154,12 @@ def run_dag(
     full_refresh: bool = False,
     env: Mapping[str, str] | None = None,
     echo: bool = True,
+    logical_date: str | None = None,
 ) -> DagRunOutcome:
-    """`airflow dags test dbt_transform` on the project's Airflow; the run as recorded."""
+    """`airflow dags test dbt_transform` on the project's Airflow; the run as recorded.
+
+    ``logical_date`` (ISO) re-runs that interval: Airflow replaces an earlier run of it.
+    """
     env = dags_test_env(settings) if env is None else dict(env)
     ensure_airflow_db(settings, env)
     before = _last_run_pk(settings)
@@ -167,6 +171,7 @@ def run_dag(
         "dags",
         "test",
         DAG_ID,
+        *([logical_date] if logical_date else []),
         "--conf",
         json.dumps({"full_refresh": full_refresh}),
     ]

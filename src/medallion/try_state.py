@@ -75,6 +75,18 @@ def save_try(settings: Settings, key: TryKey, result: StepResult, *, expects_ret
         )
 
 
+def _forget_older_runs(settings: Settings, key: TryKey) -> None:
+    """Drop records a replaced run with the same run id left (`dags test` of one logical
+    date twice), so a later try never plans from another run's results."""
+    try:
+        folder = _path(settings, key, 1).parent
+        if folder.exists():
+            for record in folder.iterdir():
+                record.unlink()
+    except Exception:
+        log.warning("could not clear old try records under %s", settings.state_url, exc_info=True)
+
+
 def previous_try(settings: Settings, key: TryKey) -> StepResult | None:
     """The previous try's results when this try is an automatic retry of it, else None.
 
@@ -82,6 +94,7 @@ def previous_try(settings: Settings, key: TryKey) -> StepResult | None:
     (killed, storage unreachable) or when it did not expect a retry.
     """
     if key.try_number <= 1:
+        _forget_older_runs(settings, key)
         return None
     try:
         path = _path(settings, key, key.try_number - 1)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 # A silver model that fails while a marker file exists, and one that depends on it: on try 1
 # slv_orders succeeds, slv_fragile errors, slv_fragile_child is skipped.
-FRAGILE = '''
+FRAGILE = """
 import os
 
 
@@ -33,7 +33,7 @@ def model(dbt, session):
     if marker and os.path.exists(marker):
         raise RuntimeError("injected failure: the warehouse connection dropped")
     return session.sql("select 1 as fragile_id")
-'''
+"""
 FRAGILE_CHILD = "select fragile_id from {{ ref('slv_fragile') }}\n"
 
 
