@@ -28,7 +28,7 @@ def _project_root(env: Mapping[str, str]) -> Path:
     return Path.cwd().resolve()
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -41,7 +41,7 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def env_float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -51,7 +51,7 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name}={raw!r} is not a number") from None
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name, "").strip().lower()
     if not raw:
         return default
@@ -117,7 +117,7 @@ class Settings:
         if target not in TARGETS:
             raise ConfigError(f"MEDALLION_TARGET={target!r} is not one of {', '.join(TARGETS)}")
         project_dir = Path(env.get("MEDALLION_DBT_PROJECT_DIR") or root / "dbt").expanduser()
-        ratio = _float(env, "MEDALLION_QUARANTINE_MAX_RATIO", 0.01)
+        ratio = env_float(env, "MEDALLION_QUARANTINE_MAX_RATIO", 0.01)
         if not 0 <= ratio <= 1:
             raise ConfigError(f"MEDALLION_QUARANTINE_MAX_RATIO={ratio} must be within [0, 1]")
         emails = tuple(
@@ -140,18 +140,18 @@ class Settings:
             airflow_home=Path(env.get("MEDALLION_AIRFLOW_HOME") or home / "airflow")
             .expanduser()
             .resolve(),
-            duckdb_threads=_int(env, "MEDALLION_DUCKDB_THREADS", os.cpu_count() or 2, minimum=1),
+            duckdb_threads=env_int(env, "MEDALLION_DUCKDB_THREADS", os.cpu_count() or 2, minimum=1),
             duckdb_memory_limit=env.get("MEDALLION_DUCKDB_MEMORY_LIMIT", "4GB"),
             quarantine_max_ratio=ratio,
             retry=RetryPolicy(
-                retries=_int(env, "MEDALLION_RETRIES", 2),
-                retry_delay_s=_int(env, "MEDALLION_RETRY_DELAY_SECONDS", 300),
-                backoff=_bool(env, "MEDALLION_RETRY_EXPONENTIAL_BACKOFF", True),
-                max_retry_delay_s=_int(env, "MEDALLION_MAX_RETRY_DELAY_SECONDS", 1800),
-                execution_timeout_s=_int(env, "MEDALLION_EXECUTION_TIMEOUT_SECONDS", 1800, 1),
-                task_sla_s=_int(env, "MEDALLION_TASK_SLA_SECONDS", 1200, 1),
-                dagrun_timeout_s=_int(env, "MEDALLION_DAGRUN_TIMEOUT_SECONDS", 7200, 1),
-                dagrun_deadline_s=_int(env, "MEDALLION_DAGRUN_DEADLINE_SECONDS", 3600, 0),
+                retries=env_int(env, "MEDALLION_RETRIES", 2),
+                retry_delay_s=env_int(env, "MEDALLION_RETRY_DELAY_SECONDS", 300),
+                backoff=env_bool(env, "MEDALLION_RETRY_EXPONENTIAL_BACKOFF", True),
+                max_retry_delay_s=env_int(env, "MEDALLION_MAX_RETRY_DELAY_SECONDS", 1800),
+                execution_timeout_s=env_int(env, "MEDALLION_EXECUTION_TIMEOUT_SECONDS", 1800, 1),
+                task_sla_s=env_int(env, "MEDALLION_TASK_SLA_SECONDS", 1200, 1),
+                dagrun_timeout_s=env_int(env, "MEDALLION_DAGRUN_TIMEOUT_SECONDS", 7200, 1),
+                dagrun_deadline_s=env_int(env, "MEDALLION_DAGRUN_DEADLINE_SECONDS", 3600, 0),
             ),
             alerts=AlertSettings(
                 slack_conn_id=env.get("MEDALLION_ALERT_SLACK_CONN_ID") or None,
@@ -160,9 +160,8 @@ class Settings:
                 webhook_url=env.get("MEDALLION_ALERT_WEBHOOK_URL") or None,
                 base_url=env.get("AIRFLOW__API__BASE_URL") or "http://localhost:8080",
             ),
-            state_url=(env.get("MEDALLION_STATE_URL") or "").strip()
-            or (home / "state").as_uri(),
-            lock_wait_s=_int(env, "MEDALLION_LOCK_WAIT_SECONDS", 0),
+            state_url=(env.get("MEDALLION_STATE_URL") or "").strip() or (home / "state").as_uri(),
+            lock_wait_s=env_int(env, "MEDALLION_LOCK_WAIT_SECONDS", 0),
         )
 
     def dbt_env(self) -> dict[str, str]:

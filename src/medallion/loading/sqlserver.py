@@ -19,23 +19,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from medallion.config import env_bool, env_int
 from medallion.errors import ConfigError, MedallionError
 from medallion.loading.catalog import SCHEMAS, TABLES, Table, warehouse_type
 from medallion.loading.staging import METADATA_DDL, STAGE_PREFIX, staging_relation
 from medallion.loading.warehouse import BASE_KINDS, LoadRecord
 
 OPS_SCHEMA = "ops"
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name}={raw!r} is not a boolean (use true/false)")
 
 
 @dataclass(frozen=True)
@@ -62,15 +52,8 @@ class MssqlSettings:
                 f"MEDALLION_TARGET=sqlserver needs {', '.join(missing)}; set them in the "
                 "environment (see README.md, Configuration)"
             )
-        try:
-            port = int(env.get("MEDALLION_MSSQL_PORT") or 1433)
-            batch = int(env.get("MEDALLION_MSSQL_BATCH_SIZE") or 5000)
-        except ValueError as exc:
-            raise ConfigError(
-                f"MEDALLION_MSSQL_PORT / _BATCH_SIZE must be integers: {exc}"
-            ) from None
-        if batch < 1:
-            raise ConfigError(f"MEDALLION_MSSQL_BATCH_SIZE={batch} must be >= 1")
+        port = env_int(env, "MEDALLION_MSSQL_PORT", 1433, minimum=1)
+        batch = env_int(env, "MEDALLION_MSSQL_BATCH_SIZE", 5000, minimum=1)
         return cls(
             host=env["MEDALLION_MSSQL_HOST"],
             database=env["MEDALLION_MSSQL_DATABASE"],
@@ -78,8 +61,8 @@ class MssqlSettings:
             password=env["MEDALLION_MSSQL_PASSWORD"],
             port=port,
             driver=env.get("MEDALLION_MSSQL_DRIVER") or "ODBC Driver 18 for SQL Server",
-            encrypt=_flag(env, "MEDALLION_MSSQL_ENCRYPT", True),
-            trust_cert=_flag(env, "MEDALLION_MSSQL_TRUST_CERT", False),
+            encrypt=env_bool(env, "MEDALLION_MSSQL_ENCRYPT", True),
+            trust_cert=env_bool(env, "MEDALLION_MSSQL_TRUST_CERT", False),
             batch_size=batch,
         )
 
