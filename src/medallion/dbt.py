@@ -41,6 +41,7 @@ from medallion.errors import (
     DataQualityError,
     DbtInvocationError,
     MedallionError,
+    SourceStructureError,
     WarehouseBusyError,
 )
 from medallion.redact import scrub
@@ -58,6 +59,12 @@ _MESSAGE_MAX = 500
 _BUSY = re.compile(
     r"could not set lock|conflicting lock|database is locked|lock on file|"
     r"resource temporarily unavailable|deadlock",
+    re.I,
+)
+# A relation or column a model reads does not exist (DuckDB, SQL Server): a schema change.
+_STRUCTURAL = re.compile(
+    r"Table with name \S+ does not exist|Referenced column \S+ not found|"
+    r"Invalid object name|Invalid column name",
     re.I,
 )
 _INVOKE_LOCK = threading.Lock()
@@ -653,6 +660,12 @@ def raise_for_result(result: StepResult) -> None:
     where = f"{result.layer} {result.step}" if result.layer else result.step
     if result.error is not None:
         error = _classify_text(result.error)(result.error)
+    elif infra and all(_STRUCTURAL.search(n.message or "") for n in infra):
+        error = SourceStructureError(
+            f"dbt {where}: the source structure changed: {_failure_detail(infra)}: "
+            f"{infra[0].message}. Retrying cannot help: restore the table or column, or "
+            "change the bronze model and its sources YAML to match."
+        )
     elif infra:
         busy = any(_BUSY.search(n.message or "") for n in infra)
         cls = WarehouseBusyError if busy else DbtInvocationError

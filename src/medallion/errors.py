@@ -47,3 +47,11 @@ class DbtInvocationError(MedallionError):
 
 class DataQualityError(MedallionError):
     """dbt ran but tests failed: the data is bad, so retrying cannot help."""
+
+
+class SourceStructureError(DataQualityError):
+    """A source table or column a model reads is gone (dropped, renamed): a schema change.
+
+    A data problem, not a transient one: the loader swaps tables atomically under the pipeline
+    lock, so a missing relation never heals by waiting. Fails fast, like a failing test.
+    """

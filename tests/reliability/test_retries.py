@@ -144,7 +144,9 @@ def test_retry_whose_selection_runs_nothing_fails(pipeline) -> None:
     for layer in ("bronze",):
         dbt.run_step(settings, "run", layer, artifacts=pipeline.root / "a" / layer)
 
-    with pytest.raises(DbtInvocationError, match="did not run model.medallion.slv_renamed") as info:
+    with pytest.raises(
+        DbtInvocationError, match=r"did not run model\.medallion\.slv_renamed"
+    ) as info:
         dbt.run_step(
             settings, "run", "silver", artifacts=pipeline.root / "a" / "silver",
             previous=previous, previous_try=1,
