@@ -660,7 +660,11 @@ def raise_for_result(result: StepResult) -> None:
     where = f"{result.layer} {result.step}" if result.layer else result.step
     if result.error is not None:
         error = _classify_text(result.error)(result.error)
-    elif infra and all(_STRUCTURAL.search(n.message or "") for n in infra):
+    elif (
+        result.layer == "bronze"  # the layer reading sources; elsewhere it is a project bug
+        and infra
+        and all(_STRUCTURAL.search(n.message or "") for n in infra)
+    ):
         error = SourceStructureError(
             f"dbt {where}: the source structure changed: {_failure_detail(infra)}: "
             f"{infra[0].message}. Retrying cannot help: restore the table or column, or "

@@ -55,6 +55,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, airflow_home: Path) -> World
         # present in every run, never needed by DuckDB: it must not leak anywhere
         "MEDALLION_MSSQL_PASSWORD": MSSQL_PASSWORD,
     }
+    if os.environ.get("MEDALLION_RELIABILITY_DBT_DIR"):  # another checkout's dbt/, to bisect
+        env["MEDALLION_DBT_PROJECT_DIR"] = os.environ["MEDALLION_RELIABILITY_DBT_DIR"]
     world = World(root=root, env=env, source=write_synthetic_export(root / "source"))
     world.load(world.source)
     outcome = world.run(logical_date=BASELINE_DATE)
