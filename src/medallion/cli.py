@@ -106,6 +106,37 @@ def _cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when every run of every case succeeded (missed targets are reported, not fatal)."""
+    from medallion import bench
+
+    options = bench.BenchOptions(
+        scales=bench.parse_scales(args.scales) + ((bench.SF30,) if args.sf30 else ()),
+        repeat=args.repeat,
+        seed=args.seed,
+        cases=tuple(c.strip() for c in args.cases.split(",") if c.strip())
+        if args.cases
+        else tuple(c for c in bench.CASES if not (args.no_cosmos and c in bench.COSMOS_CASES)),
+        out_dir=args.out,
+        docs_file=args.docs,
+        work_dir=args.work,
+        cosmos_venv=args.cosmos_venv,
+        build_cosmos=not args.no_build_cosmos,
+        command=f"medallion bench --scales {args.scales}{' --sf30' if args.sf30 else ''} "
+        f"--repeat {args.repeat}{f' --cases {args.cases}' if args.cases else ''}"
+        f"{' --no-cosmos' if args.no_cosmos else ''}",
+    )
+    if args.render_only:
+        from medallion.bench_report import render_only
+
+        opts = options.resolved(settings)
+        assert opts.out_dir and opts.docs_file
+        for path in render_only(opts.out_dir, opts.docs_file):
+            print(f"wrote {path}")
+        return 0
+    return 0 if bench.run_bench(settings, options)["ok"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medallion", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -161,6 +192,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     docs = sub.add_parser("docs", help="dbt docs (static site with lineage) into <home>/docs")
     docs.set_defaults(handler=_cmd_docs)
+
+    bench = sub.add_parser(
+        "bench",
+        help="benchmark bare dbt build vs the DAG vs astronomer-cosmos; writes "
+        "bench/results.json and docs/PERFORMANCE.md",
+    )
+    bench.add_argument("--scales", default="1,10", help="synthetic scale factors (default 1,10)")
+    bench.add_argument("--sf30", action="store_true", help="also run SF 30")
+    bench.add_argument("--repeat", type=int, default=3, help="runs per case (default 3)")
+    bench.add_argument("--seed", type=int, default=42, help="synthetic data seed")
+    bench.add_argument("--cases", help="comma-separated subset of the cases (default: all)")
+    bench.add_argument("--no-cosmos", action="store_true", help="skip the cosmos cases")
+    bench.add_argument("--out", type=Path, help="results folder (default <project>/bench)")
+    bench.add_argument("--docs", type=Path, help="docs page (default docs/PERFORMANCE.md)")
+    bench.add_argument("--work", type=Path, help="scratch folder (default <out>/.work)")
+    bench.add_argument(
+        "--cosmos-venv", type=Path, help="cosmos virtualenv (default <home>/bench/cosmos-venv)"
+    )
+    bench.add_argument(
+        "--no-build-cosmos", action="store_true", help="use an existing cosmos env, never build"
+    )
+    bench.add_argument(
+        "--render-only", action="store_true", help="re-render the Markdown from results.json"
+    )
+    bench.set_defaults(handler=_cmd_bench)
     return parser
 
 

@@ -1,0 +1,1626 @@
+"""`medallion bench`: bare `dbt build` vs this project's DAG vs astronomer-cosmos, measured.
+
+Why it is built this way:
+
+- **One process tree, same data.** Per scale, the synthetic warehouse is generated once and
+  copied aside; every timed run starts from a byte-identical copy (raw tables only for the
+  full builds; raw + built + one appended hour for incremental vs full refresh). Cases run in
+  rounds (dbt build, our DAG, cosmos; then again), so a noisy neighbour on a shared machine
+  hits every case alike instead of one case's repetitions.
+- **Every case is a child process** (the dbt CLI, `airflow dags test`, a fresh interpreter
+  for DAG parsing), so wall time includes interpreter and import start-up as a user would
+  pay it, and peak memory is the RSS of the whole child tree, sampled by psutil.
+- **Cosmos is not a dependency.** It lives in its own virtualenv built with uv from this
+  project's lock plus one pinned `astronomer-cosmos` (same Airflow, dbt and DuckDB versions
+  as ours, so the comparison is of orchestration, not of library versions), and its DAG is
+  a generated file in its own dags folder and AIRFLOW_HOME.
+- **Nothing typed by hand.** Targets are evaluated from the measurements; the profile of
+  where our DAG's time goes is derived from timestamps Airflow and dbt recorded (task start
+  and end in the metadata DB; invocation start, node timings and command wall time in
+  run_results.json, manifest.json and dbt.log). `docs/PERFORMANCE.md` is rendered from
+  results.json by :mod:`medallion.bench_report`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
+from itertools import pairwise
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medallion.config import Settings
+from medallion.errors import ConfigError, MedallionError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from medallion.pipeline import DagRunOutcome
+
+SCHEMA_VERSION = 1
+COSMOS_VERSION = "1.15.1"  # newest release; supports Airflow 3 (>= 1.10) and dbt-core 1.11
+COSMOS_DAG_ID = "cosmos_dbt_transform"
+DEFAULT_SCALES = (1.0, 10.0)
+SF30 = 30.0
+RUN_TIMEOUT_S = 3 * 3600
+
+CASES: dict[str, str] = {
+    "dbt_build": "bare `dbt build` of the whole project (the venv's dbt CLI): the floor",
+    "our_dag": "this project's DAG end to end: `airflow dags test dbt_transform`",
+    "cosmos_dag": "astronomer-cosmos DbtDag (ExecutionMode.LOCAL, default test behaviour "
+    "AFTER_EACH, tests with several parents detached) end to end: `airflow dags test`",
+    "parse_ours": "DagBag import of airflow/dags/dbt_dag.py in a fresh interpreter",
+    "parse_cosmos": "DagBag import of the cosmos DAG file in a fresh interpreter "
+    "(cosmos defaults: dbt ls output cached in an Airflow Variable)",
+    "parse_cosmos_nocache": "the same with cosmos' dbt ls cache off "
+    "(what every change of the dbt project costs)",
+    "incremental_hour": "one appended hour, then our DAG (incremental models)",
+    "full_refresh": "one appended hour, then our DAG with conf full_refresh=true",
+}
+COSMOS_CASES = frozenset({"cosmos_dag", "parse_cosmos", "parse_cosmos_nocache"})
+DAG_CASES = ("dbt_build", "our_dag", "cosmos_dag")
+PARSE_CASES = ("parse_ours", "parse_cosmos", "parse_cosmos_nocache")
+HOURLY_CASES = ("incremental_hour", "full_refresh")
+
+# The partition of one DAG run's wall time (see profile_dag_run); order = timeline order.
+PROFILE_SEGMENTS: dict[str, str] = {
+    "airflow_startup": "`airflow dags test` start-up: interpreter, Airflow import, DAG parse, "
+    "DAG run creation (process start to first task start)",
+    "task_startup": "Airflow task start-up: task runner and Execution API, importing dbt "
+    "(task start to its first dbt invocation)",
+    "dbt_parse": "dbt parse / manifest load (invocation start to dbt's 'Found N models')",
+    "dbt_startup": "dbt start-up after parse: adapter, warehouse connection, schemas, cache "
+    "('Found N models' to the first node)",
+    "sql_execution": "SQL execution: first node start to last node end (models and tests)",
+    "dbt_finish": "dbt finish: writing artifacts, closing (last node end to end of invocation)",
+    "task_finish": "task finish: XCom push, callbacks, state update, gaps between invocations",
+    "record_task": "tasks that run no dbt (record_run: writing the ops tables)",
+    "between_tasks": "between tasks (dags test scheduling the next task)",
+    "airflow_shutdown": "after the last task: run state, process exit",
+}
+
+RESULTS_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "medallion bench results",
+    "type": "object",
+    "required": [
+        "schema_version",
+        "generated_at",
+        "options",
+        "machine",
+        "versions",
+        "settings",
+        "scales",
+        "targets",
+        "ok",
+    ],
+    "properties": {
+        "schema_version": {"const": SCHEMA_VERSION},
+        "generated_at": {"type": "string"},
+        "duration_s": {"type": "number"},
+        "options": {
+            "type": "object",
+            "required": ["scales", "repeat", "seed", "cases"],
+            "properties": {
+                "scales": {"type": "array", "items": {"type": "number"}},
+                "repeat": {"type": "integer", "minimum": 1},
+                "seed": {"type": "integer"},
+                "cases": {"type": "array", "items": {"enum": list(CASES)}},
+            },
+        },
+        "machine": {
+            "type": "object",
+            "required": ["cpu_count", "memory_gb", "load_avg_before", "load_avg_after"],
+            "properties": {
+                "cpu_count": {"type": "integer"},
+                "memory_gb": {"type": "number"},
+                "load_avg_before": {"type": "array", "items": {"type": "number"}},
+                "load_avg_after": {"type": "array", "items": {"type": "number"}},
+            },
+        },
+        "versions": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
+        "settings": {"type": "object"},
+        "startup_costs": {"type": "object"},
+        "scales": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["scale", "data", "cases"],
+                "properties": {
+                    "scale": {"type": "number"},
+                    "data": {"type": "object"},
+                    "cases": {
+                        "type": "object",
+                        "propertyNames": {"enum": list(CASES)},
+                        "additionalProperties": {"$ref": "#/$defs/case"},
+                    },
+                },
+            },
+        },
+        "targets": {"type": "array", "items": {"$ref": "#/$defs/target"}},
+        "ok": {"type": "boolean"},
+    },
+    "$defs": {
+        "run": {
+            "type": "object",
+            "required": ["seconds", "peak_rss_mb", "ok"],
+            "properties": {
+                "seconds": {"type": "number", "minimum": 0},
+                "peak_rss_mb": {"type": "number", "minimum": 0},
+                "ok": {"type": "boolean"},
+                "error": {"type": ["string", "null"]},
+                "detail": {"type": "object"},
+            },
+        },
+        "case": {
+            "type": "object",
+            "required": ["description", "runs", "ok", "min_s", "median_s", "peak_rss_mb"],
+            "properties": {
+                "description": {"type": "string"},
+                "runs": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/run"}},
+                "ok": {"type": "boolean"},
+                "min_s": {"type": ["number", "null"]},
+                "median_s": {"type": ["number", "null"]},
+                "peak_rss_mb": {"type": ["number", "null"]},
+            },
+        },
+        "target": {
+            "type": "object",
+            "required": ["id", "description", "status"],
+            "properties": {
+                "id": {"type": "string"},
+                "description": {"type": "string"},
+                "scale": {"type": ["number", "null"]},
+                "status": {"enum": ["pass", "fail", "not_run", "error"]},
+                "value": {"type": ["number", "null"]},
+                "threshold": {"type": ["number", "null"]},
+                "unit": {"type": "string"},
+                "margin": {"type": ["string", "null"]},
+                "detail": {"type": ["string", "null"]},
+            },
+        },
+    },
+}
+
+
+# --------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What to run and where to write; paths default under the project (see cli.py)."""
+
+    scales: tuple[float, ...] = DEFAULT_SCALES
+    repeat: int = 3
+    seed: int = 42
+    cases: tuple[str, ...] = tuple(CASES)
+    out_dir: Path | None = None
+    docs_file: Path | None = None
+    work_dir: Path | None = None
+    cosmos_venv: Path | None = None
+    build_cosmos: bool = True
+    command: str = "medallion bench"
+
+    def resolved(self, settings: Settings) -> BenchOptions:
+        out = (self.out_dir or settings.project_root / "bench").resolve()
+        unknown = sorted(set(self.cases) - set(CASES))
+        if unknown:
+            raise ConfigError(f"unknown bench case(s) {unknown}; choose from {', '.join(CASES)}")
+        if self.repeat < 1:
+            raise ConfigError(f"--repeat must be >= 1, got {self.repeat}")
+        if not self.scales or any(s <= 0 for s in self.scales):
+            raise ConfigError(f"--scales must be positive numbers, got {self.scales}")
+        return dataclasses.replace(
+            self,
+            out_dir=out,
+            docs_file=(self.docs_file or settings.project_root / "docs" / "PERFORMANCE.md")
+            .expanduser()
+            .resolve(),
+            work_dir=(self.work_dir or out / ".work").expanduser().resolve(),
+            cosmos_venv=(self.cosmos_venv or settings.home / "bench" / "cosmos-venv")
+            .expanduser()
+            .resolve(),
+        )
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+class TreeRssSampler:
+    """Peak summed RSS of every descendant of this process, sampled on a thread.
+
+    Every case runs in child processes, so the harness's own memory is left out. Summing
+    RSS counts pages shared between processes once per process: an upper bound, which is
+    the safe side for a memory budget.
+    """
+
+    def __init__(self, interval_s: float = 0.1) -> None:
+        self.interval_s = interval_s
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
+
+    def _sample(self) -> int:
+        import psutil
+
+        total = 0
+        for proc in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                total += proc.memory_info().rss
+        return total
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.peak_bytes = max(self.peak_bytes, self._sample())
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> TreeRssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mb(self) -> float:
+        return round(self.peak_bytes / 2**20, 1)
+
+
+@dataclass
+class RunRecord:
+    """One timed repetition of a case."""
+
+    seconds: float
+    peak_rss_mb: float
+    ok: bool
+    error: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seconds": round(self.seconds, 3),
+            "peak_rss_mb": self.peak_rss_mb,
+            "ok": self.ok,
+            "error": self.error,
+            "detail": self.detail,
+        }
+
+
+def _timed(fn: Callable[[], tuple[bool, str | None, dict[str, Any]]]) -> RunRecord:
+    with TreeRssSampler() as sampler:
+        started = time.perf_counter()
+        ok, error, detail = fn()
+        seconds = time.perf_counter() - started
+    return RunRecord(seconds, sampler.peak_mb, ok, error, detail)
+
+
+def summarize_case(name: str, runs: Sequence[RunRecord]) -> dict[str, Any]:
+    """A case's runs with min / median over the successful ones (None when none succeeded)."""
+    good = [r.seconds for r in runs if r.ok and not r.detail.get("traced")]
+    return {
+        "description": CASES[name],
+        "runs": [r.to_dict() for r in runs],
+        "ok": bool(runs) and all(r.ok for r in runs),
+        "min_s": round(min(good), 3) if good else None,
+        "median_s": round(statistics.median(good), 3) if good else None,
+        "peak_rss_mb": max((r.peak_rss_mb for r in runs), default=None),
+    }
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _utc(value: str | None) -> datetime | None:
+    """Naive UTC from an ISO timestamp as dbt writes it (``...Z``) or Airflow stores it."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T"))
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _run_logged(argv: Sequence[str], env: Mapping[str, str], log_file: Path) -> int:
+    """Run ``argv`` with output to ``log_file``; killed (-9) after RUN_TIMEOUT_S."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("w", encoding="utf-8") as out:
+        proc = subprocess.Popen(list(argv), env=dict(env), stdout=out, stderr=subprocess.STDOUT)
+        try:
+            return proc.wait(timeout=RUN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return -9
+
+
+# --------------------------------------------------------------------------- dbt artifacts
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_LOG_HEADER = re.compile(r"^=+ (\d\d:\d\d:\d\d\.\d+) \| ([0-9a-f-]+) =+$")
+_LOG_TIME = re.compile(r"^(\d\d):(\d\d):(\d\d(?:\.\d+)?) ")
+_RESOURCE = re.compile(r'Resource report: .*"command_wall_clock_time": ([0-9.]+)')
+
+
+def _clock(text: str) -> float | None:
+    match = _LOG_TIME.match(text)
+    if not match:
+        return None
+    return int(match[1]) * 3600 + int(match[2]) * 60 + float(match[3])
+
+
+def _since(start: float, later: float) -> float:
+    """Seconds from ``start`` to ``later`` (times of day), across midnight if need be."""
+    delta = later - start
+    return delta + 86400 if delta < -43200 else delta
+
+
+def _anchor(clock_s: float, ref: datetime) -> datetime:
+    """The naive-UTC instant of a dbt.log time of day, the one nearest ``ref``.
+
+    dbt.log stamps lines with a time of day only; whether it is UTC or local time, one
+    of the candidates on the days around ``ref`` (a UTC instant from the same invocation's
+    artifacts, seconds away) is the right one.
+    """
+    offsets = {0, -time.localtime().tm_gmtoff}
+    candidates = [
+        datetime.combine(ref.date() + timedelta(days=day), datetime.min.time())
+        + timedelta(seconds=clock_s + offset)
+        for day in (-1, 0, 1)
+        for offset in offsets
+    ]
+    return min(candidates, key=lambda c: abs((c - ref).total_seconds()))
+
+
+def dbt_log_sections(path: Path) -> dict[str, dict[str, float | None]]:
+    """Per invocation id in a dbt.log: start (time of day), wall, parse, connection opens.
+
+    ``parse_s`` runs from the invocation's first line to dbt's "Found N models" line (parse
+    or manifest load); ``connection_s`` sums each "Opening a new connection" line to the
+    next line (open + first statement, as dbt logs it).
+    """
+    sections: dict[str, dict[str, float | None]] = {}
+    if not path.is_file():
+        return sections
+    current: dict[str, float | None] | None = None
+    start = 0.0
+    opening_at: float | None = None
+    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = _ANSI.sub("", raw)
+        header = _LOG_HEADER.match(line)
+        if header:
+            start = _clock(header[1] + " ") or 0.0
+            current = {"start_clock": start, "wall_s": None, "parse_s": None, "connection_s": 0.0}
+            sections[header[2]] = current
+            opening_at = None
+            continue
+        if current is None:
+            continue
+        at = _clock(line)
+        if at is None:
+            continue
+        if opening_at is not None:
+            current["connection_s"] = (current["connection_s"] or 0.0) + _since(opening_at, at)
+            opening_at = None
+        if "Opening a new connection" in line:
+            opening_at = at
+        elif current["parse_s"] is None and re.search(r"\]: Found \d+ models", line):
+            current["parse_s"] = _since(start, at)
+        resource = _RESOURCE.search(line)
+        if resource:
+            current["wall_s"] = float(resource[1])
+    return sections
+
+
+@dataclass
+class Invocation:
+    """One dbt invocation's timeline, from its artifacts (naive UTC)."""
+
+    command: str
+    start: datetime
+    end: datetime
+    parse_s: float
+    first_node: datetime | None
+    last_node: datetime | None
+    connection_s: float
+
+    def segments(self) -> dict[str, float]:
+        total = (self.end - self.start).total_seconds()
+        if self.first_node is None or self.last_node is None:
+            return {"dbt_parse": total}
+        parse = min(self.parse_s, total)
+        startup = (self.first_node - self.start).total_seconds() - parse
+        sql = (self.last_node - self.first_node).total_seconds()
+        return {
+            "dbt_parse": parse,
+            "dbt_startup": max(startup, 0.0),
+            "sql_execution": sql,
+            "dbt_finish": max(total - parse - max(startup, 0.0) - sql, 0.0),
+        }
+
+
+def _results_invocation(
+    path: Path, sections: Mapping[str, Mapping[str, float | None]]
+) -> Invocation | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    meta = data.get("metadata") or {}
+    section = sections.get(meta.get("invocation_id", ""), {})
+    start = _invocation_start(meta, section)
+    if start is None:
+        return None
+    starts, ends = [], []
+    for result in data.get("results") or ():
+        for step in result.get("timing") or ():
+            if step.get("started_at"):
+                starts.append(_utc(step["started_at"]))
+            if step.get("completed_at"):
+                ends.append(_utc(step["completed_at"]))
+    wall = section.get("wall_s")
+    end = (
+        start + timedelta(seconds=wall)
+        if wall is not None
+        else (_utc(meta.get("generated_at")) or start)
+    )
+    return Invocation(
+        command=(data.get("args") or {}).get("which") or path.stem,
+        start=start,
+        end=end,
+        parse_s=float(section.get("parse_s") or 0.0),
+        first_node=min(starts) if starts else None,
+        last_node=max(ends) if ends else None,
+        connection_s=float(section.get("connection_s") or 0.0),
+    )
+
+
+def _invocation_start(
+    meta: Mapping[str, Any], section: Mapping[str, float | None]
+) -> datetime | None:
+    """When the invocation began: its dbt.log header, anchored on the artifact's write time.
+
+    Not ``invocation_started_at`` alone: after a partial parse, manifest.json keeps the value
+    of the parse it was restored from (``invocation_id`` and ``generated_at`` are fresh).
+    """
+    generated = _utc(meta.get("generated_at"))
+    clock = section.get("start_clock")
+    if generated is not None and clock is not None:
+        return _anchor(clock, generated)
+    return _utc(meta.get("invocation_started_at"))
+
+
+def _parse_invocation(parse_dir: Path) -> Invocation | None:
+    """The runner's separate `dbt parse` (manifest reuse): manifest.json + its dbt.log."""
+    try:
+        meta = json.loads((parse_dir / "manifest.json").read_text(encoding="utf-8"))["metadata"]
+    except (OSError, json.JSONDecodeError, KeyError):
+        return None
+    section = dbt_log_sections(parse_dir / "dbt.log").get(meta.get("invocation_id", ""), {})
+    start = _invocation_start(meta, section)
+    wall = section.get("wall_s")
+    if start is None or wall is None:
+        return None
+    return Invocation("parse", start, start + timedelta(seconds=wall), wall, None, None, 0.0)
+
+
+def task_invocations(artifacts: Path) -> list[Invocation]:
+    """Every dbt invocation one task (one try) made, in start order."""
+    invocations = []
+    parse = _parse_invocation(artifacts / "parse")
+    if parse is not None:
+        invocations.append(parse)
+    sections = dbt_log_sections(artifacts / "dbt.log")
+    for name in ("run_results.json", "sources.json"):
+        inv = _results_invocation(artifacts / name, sections)
+        if inv is not None:
+            invocations.append(inv)
+    invocations.sort(key=lambda i: i.start)
+    for inv, nxt in pairwise(invocations):  # dbt's wall clock runs a few ms past the next start
+        inv.end = min(inv.end, nxt.start)
+    return invocations
+
+
+def profile_dag_run(
+    settings: Settings, outcome: DagRunOutcome, started: datetime, ended: datetime
+) -> dict[str, Any]:
+    """Partition one `dags test` run's wall time into PROFILE_SEGMENTS, from recorded times.
+
+    Task start/end come from Airflow's metadata DB, dbt invocation times from each task's
+    artifacts. ``unaccounted_s`` is what the partition misses (clock skew, overlaps) and
+    should stay near zero.
+    """
+    from medallion.dbt import task_artifacts_dir
+    from medallion.pipeline import DAG_ID
+
+    seg = dict.fromkeys(PROFILE_SEGMENTS, 0.0)
+    tasks = sorted((t for t in outcome.tasks.values() if t.start and t.end), key=lambda t: t.start)
+    if not tasks or outcome.run_id is None:
+        return {}
+    seg["airflow_startup"] = (tasks[0].start - started).total_seconds()
+    seg["airflow_shutdown"] = (ended - tasks[-1].end).total_seconds()
+    for prev, nxt in pairwise(tasks):
+        seg["between_tasks"] += max((nxt.start - prev.end).total_seconds(), 0.0)
+    connection_s = 0.0
+    invocation_count = 0
+    per_task: dict[str, dict[str, float]] = {}
+    for task in tasks:
+        duration = (task.end - task.start).total_seconds()
+        artifacts = task_artifacts_dir(
+            settings, DAG_ID, outcome.run_id, task.task_id, max(task.try_number, 1)
+        )
+        invocations = task_invocations(artifacts)
+        if not invocations:
+            seg["record_task"] += duration
+            per_task[task.task_id] = {"duration_s": round(duration, 3)}
+            continue
+        invocation_count += len(invocations)
+        startup = (invocations[0].start - task.start).total_seconds()
+        seg["task_startup"] += startup
+        in_dbt = 0.0
+        for inv in invocations:
+            for name, value in inv.segments().items():
+                seg[name] += value
+                in_dbt += value
+            connection_s += inv.connection_s
+        seg["task_finish"] += duration - startup - in_dbt
+        per_task[task.task_id] = {
+            "duration_s": round(duration, 3),
+            "task_startup_s": round(startup, 3),
+            "dbt_s": round(in_dbt, 3),
+            "dbt_invocations": len(invocations),
+        }
+    wall = (ended - started).total_seconds()
+    return {
+        "wall_s": round(wall, 3),
+        "segments": {k: round(v, 3) for k, v in seg.items()},
+        "unaccounted_s": round(wall - sum(seg.values()), 3),
+        "adapter_connection_s": round(connection_s, 3),
+        "dbt_invocations": invocation_count,
+        "tasks": per_task,
+    }
+
+
+def profile_dbt_build(target_path: Path, started: datetime, ended: datetime) -> dict[str, Any]:
+    """The bare build's wall time: process start-up, then dbt's parse/start-up/SQL/finish."""
+    inv = _results_invocation(
+        target_path / "run_results.json", dbt_log_sections(target_path / "dbt.log")
+    )
+    if inv is None:
+        return {}
+    seg = {"process_startup": (inv.start - started).total_seconds(), **inv.segments()}
+    seg["process_exit"] = (ended - inv.end).total_seconds()
+    return {
+        "wall_s": round((ended - started).total_seconds(), 3),
+        "segments": {k: round(v, 3) for k, v in seg.items()},
+        "adapter_connection_s": round(inv.connection_s, 3),
+    }
+
+
+# --------------------------------------------------------------------------- environments
+
+
+def _uv(settings: Settings) -> str:
+    local = settings.project_root / ".local" / "bootstrap" / "bin" / "uv"
+    found = str(local) if local.is_file() else shutil.which("uv")
+    if not found:
+        raise MedallionError(
+            "uv not found (neither .local/bootstrap/bin/uv nor on PATH): run `make venv` first"
+        )
+    return found
+
+
+def _venv_bin(venv: Path, name: str) -> Path:
+    return venv / "bin" / name
+
+
+def ensure_cosmos_env(settings: Settings, venv: Path, *, build: bool = True) -> Path:
+    """The benchmark's own virtualenv: this project's lock + astronomer-cosmos, pinned.
+
+    Built with uv from `uv export --frozen` of uv.lock, the lock's pins passed as
+    constraints so cosmos cannot move Airflow, dbt or DuckDB. Rebuilt only when the lock
+    or the cosmos pin changed (stamp file in the venv).
+    """
+    lock = settings.project_root / "uv.lock"
+    if not lock.is_file():
+        raise MedallionError(f"{lock} not found: the cosmos environment is built from it")
+    wanted = (
+        f"astronomer-cosmos=={COSMOS_VERSION}\n"
+        f"uv.lock sha256 {hashlib.sha256(lock.read_bytes()).hexdigest()}\n"
+    )
+    stamp = venv / ".medallion-bench-env"
+    if stamp.is_file() and stamp.read_text() == wanted and _venv_bin(venv, "airflow").is_file():
+        return venv
+    if not build:
+        raise MedallionError(
+            f"no cosmos environment at {venv} (or it is stale); run `medallion bench` "
+            "without --no-build-cosmos to build it"
+        )
+    uv = _uv(settings)
+    if venv.exists():
+        shutil.rmtree(venv)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    requirements = venv.parent / f"{venv.name}-requirements.txt"
+    steps = [
+        [
+            uv,
+            "export",
+            "--frozen",
+            "--no-dev",
+            "--no-emit-project",
+            "--no-hashes",
+            "--project",
+            str(settings.project_root),
+            "-o",
+            str(requirements),
+        ],
+        [uv, "venv", "--python", sys.executable, str(venv)],
+        [
+            uv,
+            "pip",
+            "install",
+            "--python",
+            str(_venv_bin(venv, "python")),
+            "-r",
+            str(requirements),
+            "-c",
+            str(requirements),
+            f"astronomer-cosmos=={COSMOS_VERSION}",
+        ],
+    ]
+    for argv in steps:
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise MedallionError(
+                f"building the cosmos environment failed at `{' '.join(argv[:3])}`:\n"
+                + "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
+            )
+    stamp.write_text(wanted)
+    return venv
+
+
+_COSMOS_DAG = '''"""Airflow DAG {dag_id}: astronomer-cosmos rendering of the medallion dbt project.
+
+Generated by `medallion bench` for the side-by-side benchmark; not part of the project.
+Cosmos defaults (LoadMode automatic -> dbt ls, TestBehavior.AFTER_EACH, ExecutionMode.LOCAL)
+except one: tests with several parents (relationships, the quarantine checks) run in their
+own task after all their parents (should_detach_multiple_parents_tests). With the default,
+a model's test task also runs them before their other parent exists, and a build on a fresh
+warehouse fails.
+"""
+
+from datetime import datetime, timezone
+
+from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import ExecutionMode
+
+dag = DbtDag(
+    dag_id={dag_id!r},
+    project_config=ProjectConfig(dbt_project_path={project!r}),
+    profile_config=ProfileConfig(
+        profile_name="medallion", target_name={target!r}, profiles_yml_filepath={profiles!r}
+    ),
+    execution_config=ExecutionConfig(
+        execution_mode=ExecutionMode.LOCAL, dbt_executable_path={dbt!r}
+    ),
+    render_config=RenderConfig(should_detach_multiple_parents_tests=True),
+    schedule=None,
+    start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+)
+'''
+
+
+def write_cosmos_dag(settings: Settings, dags_dir: Path, venv: Path) -> Path:
+    dags_dir.mkdir(parents=True, exist_ok=True)
+    path = dags_dir / "cosmos_dbt_dag.py"
+    path.write_text(
+        _COSMOS_DAG.format(
+            dag_id=COSMOS_DAG_ID,
+            project=str(settings.dbt_project_dir),
+            target=settings.target,
+            profiles=str(settings.dbt_profiles_dir / "profiles.yml"),
+            dbt=str(_venv_bin(venv, "dbt")),
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _quiet(env: dict[str, str]) -> dict[str, str]:
+    """No usage pings from any tool during a measurement (also: no network needed)."""
+    env.update(
+        {
+            "DO_NOT_TRACK": "1",
+            "SCARF_NO_ANALYTICS": "true",
+            "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
+            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+    )
+    return env
+
+
+_DROPPED_ENV = (
+    "MEDALLION_WAREHOUSE",
+    "MEDALLION_ARTIFACTS_DIR",
+    "MEDALLION_AIRFLOW_HOME",
+    "MEDALLION_ALERT_",
+    "AIRFLOW_HOME",
+    "AIRFLOW__",
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+)
+
+
+def scale_env(base: Mapping[str, str], home: Path) -> dict[str, str]:
+    """The environment of one scale's runs: its own MEDALLION_HOME, no alert channels,
+    no retries (a failure fails the run at once instead of waiting out retry delays)."""
+    env = {k: v for k, v in base.items() if not k.startswith(_DROPPED_ENV)}
+    env.update({"MEDALLION_HOME": str(home), "MEDALLION_RETRIES": "0", "PYTHONUNBUFFERED": "1"})
+    return _quiet(env)
+
+
+@dataclass
+class CosmosSetup:
+    venv: Path
+    settings: Settings
+    dag_file: Path
+    env: dict[str, str]
+
+
+def cosmos_setup(
+    settings: Settings, venv: Path, home: Path, base_env: Mapping[str, str]
+) -> CosmosSetup:
+    """Cosmos' own AIRFLOW_HOME and dags folder, configured by the same airflow_env()."""
+    from medallion.airflow_env import airflow_env
+
+    csettings = dataclasses.replace(settings, airflow_home=home / "airflow")
+    dag_file = write_cosmos_dag(settings, home / "dags", venv)
+    env = airflow_env(csettings, base=base_env)
+    env.update(
+        {
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent),
+            "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cache"),
+            "PATH": os.pathsep.join([str(venv / "bin"), env.get("PATH", "")]),
+        }
+    )
+    _quiet(env)
+    marker = csettings.airflow_home / ".medallion-bench-migrated"
+    if not marker.is_file():
+        code = _run_logged(
+            [str(_venv_bin(venv, "airflow")), "db", "migrate"], env, home / "db_migrate.log"
+        )
+        if code != 0:
+            raise MedallionError(
+                f"`airflow db migrate` for cosmos failed:\n{_tail(home / 'db_migrate.log')}"
+            )
+        marker.write_text("ok")
+    return CosmosSetup(venv, csettings, dag_file, env)
+
+
+def _read_airflow_run(airflow_home: Path, dag_id: str, after_pk: int) -> dict[str, Any]:
+    import sqlite3
+
+    path = airflow_home / "airflow.db"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as con:
+        run = con.execute(
+            "select id, run_id, state from dag_run where dag_id = ? and id > ? "
+            "order by id desc limit 1",
+            (dag_id, after_pk),
+        ).fetchone()
+        if run is None:
+            return {"state": None, "tasks": 0}
+        rows = con.execute(
+            "select state, start_date, end_date from task_instance where dag_id = ? and run_id = ?",
+            (dag_id, run[1]),
+        ).fetchall()
+    durations = [(_utc(e) - _utc(s)).total_seconds() for _, s, e in rows if s and e]  # type: ignore[operator]
+    states: dict[str, int] = {}
+    for state, _, _ in rows:
+        states[str(state)] = states.get(str(state), 0) + 1
+    return {
+        "run_pk": run[0],
+        "run_id": run[1],
+        "state": run[2],
+        "tasks": len(rows),
+        "task_states": states,
+        "task_seconds_sum": round(sum(durations), 3),
+        "task_seconds_max": round(max(durations, default=0.0), 3),
+    }
+
+
+def _last_pk(airflow_home: Path, dag_id: str) -> int:
+    import sqlite3
+
+    path = airflow_home / "airflow.db"
+    if not path.is_file():
+        return 0
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as con:
+        row = con.execute("select max(id) from dag_run where dag_id = ?", (dag_id,)).fetchone()
+    return int(row[0] or 0)
+
+
+# --------------------------------------------------------------------------- parse probe
+
+# Runs in a fresh interpreter of either venv (stdlib + Airflow only). Timed mode measures the
+# DagBag fill; trace mode adds an audit hook and a dbtRunner wrapper to observe what parsing
+# does (subprocesses, dbt invocations, files of the dbt project opened) - kept out of the
+# timed runs because the hook itself costs time.
+_PARSE_PROBE = r"""
+import json, sys, time
+dag_file, project, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+seen = {"subprocesses": [], "project_files": set(), "dbt_invocations": []}
+if mode == "trace":
+    import importlib.abc, importlib.util
+
+    def _hook(event, args):
+        if event == "subprocess.Popen":
+            argv = args[1] if isinstance(args[1], (list, tuple)) else [args[0]]
+            seen["subprocesses"].append(" ".join(str(a) for a in argv)[:300])
+        elif event == "open" and isinstance(args[0], str) and args[0].startswith(project):
+            seen["project_files"].add(args[0])
+
+    class _WrapDbtRunner(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name != "dbt.cli.main":
+                return None
+            sys.meta_path.remove(self)
+            try:
+                spec = importlib.util.find_spec(name)
+            finally:
+                sys.meta_path.insert(0, self)
+            if spec is None or spec.loader is None:
+                return spec
+            exec_module = spec.loader.exec_module
+
+            def exec_and_wrap(module):
+                exec_module(module)
+                invoke = module.dbtRunner.invoke
+
+                def recorded(self, args, **kwargs):
+                    seen["dbt_invocations"].append([str(a) for a in args][:4])
+                    return invoke(self, args, **kwargs)
+
+                module.dbtRunner.invoke = recorded
+
+            spec.loader.exec_module = exec_and_wrap
+            return spec
+
+    sys.addaudithook(_hook)
+    sys.meta_path.insert(0, _WrapDbtRunner())
+
+import airflow.sdk  # loaded once by every DAG processor; not part of a DAG file's cost
+from airflow.dag_processing.dagbag import DagBag
+
+started = time.perf_counter()
+bag = DagBag(dag_folder=dag_file)
+parse_s = time.perf_counter() - started
+dbt_subprocesses = [c for c in seen["subprocesses"] if "dbt" in c.split(" ")[0].rsplit("/", 1)[-1]
+                    or " dbt " in f" {c} "]
+out = {
+    "parse_s": parse_s,
+    "dags": sorted(bag.dags),
+    "tasks": sum(len(d.tasks) for d in bag.dags.values()),
+    "errors": {k: str(v)[-500:] for k, v in bag.import_errors.items()},
+    "dbt_modules_imported": any(m == "dbt" or m.startswith("dbt.") for m in sys.modules),
+}
+if mode == "trace":
+    out.update({
+        "dbt_invocations": seen["dbt_invocations"],
+        "dbt_subprocesses": dbt_subprocesses,
+        "subprocesses": len(seen["subprocesses"]),
+        "project_files_opened": len(seen["project_files"]),
+    })
+print("PROBE" + json.dumps(out))
+"""
+
+
+def parse_probe(
+    python: Path,
+    dag_file: Path,
+    project_dir: Path,
+    env: Mapping[str, str],
+    log: Path,
+    *,
+    trace: bool = False,
+) -> tuple[bool, str | None, dict[str, Any]]:
+    """DagBag fill of ``dag_file`` in a fresh ``python``; (ok, error, what the probe saw)."""
+    argv = [
+        str(python),
+        "-c",
+        _PARSE_PROBE,
+        str(dag_file),
+        str(project_dir),
+        "trace" if trace else "time",
+    ]
+    code = _run_logged(argv, env, log)
+    text = log.read_text(encoding="utf-8", errors="replace")
+    line = next((x for x in text.splitlines() if x.startswith("PROBE")), None)
+    if code != 0 or line is None:
+        return False, f"parse probe exited {code}:\n{_tail(log)}", {}
+    seen = json.loads(line[len("PROBE") :])
+    if seen["errors"] or not seen["dags"]:
+        return False, f"DAG import errors: {seen['errors']}", seen
+    return True, None, seen
+
+
+# --------------------------------------------------------------------------- the cases
+
+
+@dataclass
+class ScaleContext:
+    """Everything one scale's runs share: settings, environment, warehouse snapshots."""
+
+    scale: float
+    home: Path
+    settings: Settings
+    env: dict[str, str]
+    base_snapshot: Path
+    built_snapshot: Path
+    seed: int = 42
+    cosmos: CosmosSetup | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    counter: Iterator[int] = field(default_factory=lambda: iter(range(1, 10**6)))
+
+    def log(self, name: str) -> Path:
+        return self.home / "logs" / f"{next(self.counter):03d}_{name}.log"
+
+    def rel(self, path: Path | None) -> str | None:
+        if path is None:
+            return None
+        with contextlib.suppress(ValueError):
+            return str(path.relative_to(self.home.parent))
+        return str(path)
+
+
+def _copy_warehouse(src: Path, dst: Path) -> None:
+    for suffix in ("", ".wal"):
+        target = Path(f"{dst}{suffix}")
+        target.unlink(missing_ok=True)
+        source = Path(f"{src}{suffix}")
+        if source.is_file():
+            shutil.copyfile(source, target)
+
+
+def case_dbt_build(ctx: ScaleContext) -> RunRecord:
+    """The floor: the dbt CLI of this venv, the same argv the project's runner would build."""
+    from medallion.dbt import dbt_argv
+
+    _copy_warehouse(ctx.base_snapshot, ctx.settings.warehouse)
+    # one target path per scale: partial parsing from the 2nd run on, as for a user's builds
+    target = ctx.home / "dbt_build_target"
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    argv = [dbt, *dbt_argv("build", ctx.settings, target_path=target, log_path=target)]
+    env = {**ctx.env, **ctx.settings.dbt_env()}
+    log = ctx.log("dbt_build")
+
+    def run() -> tuple[bool, str | None, dict[str, Any]]:
+        (target / "run_results.json").unlink(missing_ok=True)
+        started = _utcnow()
+        code = _run_logged(argv, env, log)
+        ended = _utcnow()
+        detail: dict[str, Any] = {"log": ctx.rel(log), "returncode": code}
+        detail["profile"] = profile_dbt_build(target, started, ended)
+        with contextlib.suppress(MedallionError):
+            from medallion.dbt import read_run_results
+
+            detail["nodes"] = read_run_results(target / "run_results.json").counts()
+        return code == 0, None if code == 0 else f"dbt build exited {code}:\n{_tail(log)}", detail
+
+    return _timed(run)
+
+
+def _our_dag(ctx: ScaleContext, *, full_refresh: bool) -> RunRecord:
+    from medallion.pipeline import dags_test_env, run_dag
+
+    env = dags_test_env(ctx.settings, base=ctx.env)
+
+    def run() -> tuple[bool, str | None, dict[str, Any]]:
+        started = _utcnow()
+        outcome = run_dag(ctx.settings, full_refresh=full_refresh, env=env, echo=False)
+        ended = _utcnow()
+        detail: dict[str, Any] = {
+            "run_id": outcome.run_id,
+            "state": outcome.state,
+            "log": ctx.rel(outcome.log_file),
+            "task_seconds": {
+                t.task_id: round(t.duration_s, 3)
+                for t in outcome.tasks.values()
+                if t.duration_s is not None
+            },
+        }
+        detail["profile"] = profile_dag_run(ctx.settings, outcome, started, ended)
+        error = None
+        if not outcome.success:
+            failed = sorted(k for k, t in outcome.tasks.items() if t.state != "success")
+            error = f"DAG run {outcome.state}; tasks not successful: {failed}"
+            if outcome.log_file:
+                error += "\n" + _tail(outcome.log_file)
+        return outcome.success, error, detail
+
+    return _timed(run)
+
+
+def case_our_dag(ctx: ScaleContext) -> RunRecord:
+    _copy_warehouse(ctx.base_snapshot, ctx.settings.warehouse)
+    record = _our_dag(ctx, full_refresh=False)
+    if record.ok:
+        _copy_warehouse(ctx.settings.warehouse, ctx.built_snapshot)
+    return record
+
+
+def case_cosmos_dag(ctx: ScaleContext) -> RunRecord:
+    assert ctx.cosmos is not None
+    cosmos = ctx.cosmos
+    _copy_warehouse(ctx.base_snapshot, ctx.settings.warehouse)
+    argv = [str(_venv_bin(cosmos.venv, "airflow")), "dags", "test", COSMOS_DAG_ID]
+    env = {**cosmos.env, **ctx.settings.dbt_env()}
+    log = ctx.log("cosmos_dag")
+
+    def run() -> tuple[bool, str | None, dict[str, Any]]:
+        before = _last_pk(cosmos.settings.airflow_home, COSMOS_DAG_ID)
+        code = _run_logged(argv, env, log)
+        seen = _read_airflow_run(cosmos.settings.airflow_home, COSMOS_DAG_ID, before)
+        ok = code == 0 and seen.get("state") == "success"
+        detail = {"log": ctx.rel(log), "returncode": code, **seen}
+        error = None if ok else f"cosmos DAG run {seen.get('state')} (exit {code}):\n{_tail(log)}"
+        return ok, error, detail
+
+    return _timed(run)
+
+
+def _hourly(ctx: ScaleContext, *, full_refresh: bool) -> RunRecord:
+    """Same input for both: the built warehouse plus one appended hour."""
+    from medallion.loading.api import load
+
+    if not ctx.built_snapshot.is_file():
+        return RunRecord(0.0, 0.0, False, "no built warehouse: our_dag did not succeed")
+    _copy_warehouse(ctx.built_snapshot, ctx.settings.warehouse)
+    appended = load(ctx.settings, source=None, scale=ctx.scale, seed=ctx.seed, append_hours=1)
+    record = _our_dag(ctx, full_refresh=full_refresh)
+    record.detail["append"] = {"seconds": round(appended.seconds, 3), "details": appended.details}
+    return record
+
+
+def case_incremental_hour(ctx: ScaleContext) -> RunRecord:
+    return _hourly(ctx, full_refresh=False)
+
+
+def case_full_refresh(ctx: ScaleContext) -> RunRecord:
+    return _hourly(ctx, full_refresh=True)
+
+
+def _parse_case(ctx: ScaleContext, which: str, *, trace: bool = False) -> RunRecord:
+    from medallion.airflow_env import dags_folder
+    from medallion.pipeline import dags_test_env
+
+    if which == "parse_ours":
+        python = Path(sys.executable)
+        dag_file = dags_folder(ctx.settings) / "dbt_dag.py"
+        env = dags_test_env(ctx.settings, base=ctx.env)
+    else:
+        assert ctx.cosmos is not None
+        python = _venv_bin(ctx.cosmos.venv, "python")
+        dag_file = ctx.cosmos.dag_file
+        env = {**ctx.cosmos.env, **ctx.settings.dbt_env()}
+        if which == "parse_cosmos_nocache":
+            env["AIRFLOW__COSMOS__ENABLE_CACHE_DBT_LS"] = "False"
+    log = ctx.log(f"{which}{'_trace' if trace else ''}")
+
+    def run() -> tuple[bool, str | None, dict[str, Any]]:
+        ok, error, seen = parse_probe(
+            python, dag_file, ctx.settings.dbt_project_dir, env, log, trace=trace
+        )
+        return ok, error, {"log": ctx.rel(log), **seen}
+
+    record = _timed(run)
+    if record.ok:
+        record.seconds = float(record.detail["parse_s"])  # the DagBag fill, not start-up
+    return record
+
+
+CASE_RUNNERS: dict[str, Callable[[ScaleContext], RunRecord]] = {
+    "dbt_build": case_dbt_build,
+    "our_dag": case_our_dag,
+    "cosmos_dag": case_cosmos_dag,
+    "parse_ours": lambda ctx: _parse_case(ctx, "parse_ours"),
+    "parse_cosmos": lambda ctx: _parse_case(ctx, "parse_cosmos"),
+    "parse_cosmos_nocache": lambda ctx: _parse_case(ctx, "parse_cosmos_nocache"),
+    "incremental_hour": case_incremental_hour,
+    "full_refresh": case_full_refresh,
+}
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def machine_info() -> dict[str, Any]:
+    """Cores, memory, CPU model, and how busy the machine is right now."""
+    import psutil
+
+    model = None
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "platform": platform.platform(),
+        "cpu_model": model,
+        "cpu_count": os.cpu_count() or 1,
+        "cpu_count_physical": psutil.cpu_count(logical=False),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+    }
+
+
+def machine_load() -> dict[str, Any]:
+    """Load average and a 1 s CPU utilisation sample: was other work running?"""
+    import psutil
+
+    return {
+        "load_avg": [round(x, 2) for x in os.getloadavg()],
+        "cpu_percent": psutil.cpu_percent(interval=1.0),
+        "at": _utcnow().isoformat(timespec="seconds") + "Z",
+    }
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def versions(settings: Settings, cosmos_venv: Path | None) -> dict[str, str | None]:
+    out = {
+        name: _dist_version(name)
+        for name in ("medallion", "apache-airflow", "dbt-core", "dbt-duckdb", "duckdb", "psutil")
+    }
+    out["python"] = platform.python_version()
+    out["astronomer-cosmos"] = None
+    if cosmos_venv is not None and _venv_bin(cosmos_venv, "python").is_file():
+        proc = subprocess.run(
+            [
+                str(_venv_bin(cosmos_venv, "python")),
+                "-c",
+                "from importlib.metadata import version as v; print(v('astronomer-cosmos'), "
+                "v('apache-airflow'), v('dbt-core'))",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode == 0:
+            cosmos, airflow, dbt = proc.stdout.split()
+            out.update(
+                {
+                    "astronomer-cosmos": cosmos,
+                    "cosmos_env_airflow": airflow,
+                    "cosmos_env_dbt_core": dbt,
+                }
+            )
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        rev = subprocess.run(
+            ["git", "-C", str(settings.project_root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        out["git_commit"] = rev or None
+    return out
+
+
+def startup_costs(python: Path) -> dict[str, float | None]:
+    """Import time of dbt and of Airflow's SDK in a fresh interpreter (each run pays them)."""
+    out: dict[str, float | None] = {}
+    for key, module in (("import_dbt_s", "dbt.cli.main"), ("import_airflow_sdk_s", "airflow.sdk")):
+        code = (
+            "import time; t = time.perf_counter(); import "
+            + module
+            + "; print(time.perf_counter() - t)"
+        )
+        proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+        try:
+            out[key] = round(float(proc.stdout.strip().splitlines()[-1]), 3)
+        except (ValueError, IndexError):
+            out[key] = None
+    return out
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def _case(results: Mapping[str, Any], scale: float, case: str) -> Mapping[str, Any] | None:
+    return (results["scales"].get(f"{scale:g}") or {}).get("cases", {}).get(case)
+
+
+def _target(
+    tid: str,
+    description: str,
+    scale: float | None,
+    value: float | None,
+    threshold: float | None,
+    unit: str,
+    *,
+    passed: bool | None,
+    margin: str | None = None,
+    detail: str | None = None,
+    status: str | None = None,
+) -> dict[str, Any]:
+    if status is None:
+        status = "error" if passed is None else ("pass" if passed else "fail")
+    return {
+        "id": tid,
+        "description": description,
+        "scale": scale,
+        "value": None if value is None else round(value, 3),
+        "threshold": threshold,
+        "unit": unit,
+        "status": status,
+        "margin": margin,
+        "detail": detail,
+    }
+
+
+def _ratio_target(
+    results: Mapping[str, Any],
+    tid: str,
+    description: str,
+    scale: float,
+    num: str,
+    den: str,
+    limit: float,
+    *,
+    strict: bool = False,
+) -> dict[str, Any]:
+    a, b = _case(results, scale, num), _case(results, scale, den)
+    if a is None or b is None:
+        return _target(tid, description, scale, None, limit, "x", passed=None, status="not_run")
+    if a["median_s"] is None or b["median_s"] is None or not b["median_s"]:
+        bad = num if a["median_s"] is None else den
+        return _target(
+            tid,
+            description,
+            scale,
+            None,
+            limit,
+            "x",
+            passed=None,
+            detail=f"{bad} has no successful run",
+        )
+    ratio = a["median_s"] / b["median_s"]
+    passed = ratio < limit if strict else ratio <= limit
+    margin = f"{ratio:.2f}x vs limit {limit:g}x ({(limit - ratio) / limit:+.0%} headroom)"
+    detail = f"median {num} {a['median_s']:.1f} s / median {den} {b['median_s']:.1f} s"
+    return _target(
+        tid, description, scale, ratio, limit, "x", passed=passed, margin=margin, detail=detail
+    )
+
+
+def evaluate_targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Issue 5's targets, each pass / fail (with the margin) / not_run / error."""
+    scales = [float(s) for s in results["options"]["scales"]]
+    out = [
+        _ratio_target(
+            results,
+            "dag_vs_dbt_build",
+            "DAG end to end <= 1.3 x bare dbt build at SF 10",
+            10.0,
+            "our_dag",
+            "dbt_build",
+            1.3,
+        ),
+    ]
+    for scale in [s for s in scales if s != SF30] or [None]:
+        if scale is None:
+            break
+        out.append(
+            _ratio_target(
+                results,
+                "dag_faster_than_cosmos",
+                f"DAG faster than cosmos at SF {scale:g}",
+                scale,
+                "our_dag",
+                "cosmos_dag",
+                1.0,
+                strict=True,
+            )
+        )
+    parses = [c for s in scales if (c := _case(results, s, "parse_ours")) is not None]
+    desc = "DAG file parse <= 0.5 s (median), no dbt invocation, no dbt project file read"
+    if not parses:
+        out.append(_target("parse", desc, None, None, 0.5, "s", passed=None, status="not_run"))
+    else:
+        runs = [r for c in parses for r in c["runs"]]
+        timed = [r["seconds"] for r in runs if r["ok"] and "dbt_invocations" not in r["detail"]]
+        traced = [r["detail"] for r in runs if r["ok"] and "dbt_invocations" in r["detail"]]
+        if not timed or not traced:
+            out.append(
+                _target(
+                    "parse", desc, None, None, 0.5, "s", passed=None, detail="parse probe failed"
+                )
+            )
+        else:
+            median = statistics.median(timed)
+            invocations = sum(
+                len(t["dbt_invocations"]) + len(t["dbt_subprocesses"]) for t in traced
+            )
+            files = max(t["project_files_opened"] for t in traced)
+            imported = any(t["dbt_modules_imported"] for t in traced)
+            passed = median <= 0.5 and invocations == 0 and files == 0
+            out.append(
+                _target(
+                    "parse",
+                    desc,
+                    None,
+                    median,
+                    0.5,
+                    "s",
+                    passed=passed,
+                    margin=f"{median:.3f} s vs 0.5 s ({(0.5 - median) / 0.5:+.0%} headroom)",
+                    detail=f"{len(timed)} timed parses (max {max(timed):.3f} s); traced parse: "
+                    f"{invocations} dbt invocations, {files} dbt project files opened, "
+                    f"dbt imported: {imported}",
+                )
+            )
+    out.append(
+        _ratio_target(
+            results,
+            "incremental_vs_full_refresh",
+            "incremental hourly run <= 15 % of a full refresh at SF 10",
+            10.0,
+            "incremental_hour",
+            "full_refresh",
+            0.15,
+        )
+    )
+    sf30 = _case(results, SF30, "our_dag")
+    desc = "SF 30 full pipeline completes with peak RSS <= 4 GB (2 cores, 24 GB)"
+    if sf30 is None:
+        out.append(
+            _target("sf30_memory", desc, SF30, None, 4096, "MB", passed=None, status="not_run")
+        )
+    else:
+        peak = sf30["peak_rss_mb"]
+        passed = sf30["ok"] and peak is not None and peak <= 4096
+        out.append(
+            _target(
+                "sf30_memory",
+                desc,
+                SF30,
+                peak,
+                4096,
+                "MB",
+                passed=passed,
+                margin=None
+                if peak is None
+                else f"{peak:.0f} MB vs 4096 MB ({(4096 - peak) / 4096:+.0%} headroom)",
+                detail=f"DAG run {'succeeded' if sf30['ok'] else 'did not succeed'}",
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def _schedule(cases: Sequence[str], repeat: int) -> list[tuple[str, int]]:
+    """(case, repetition) in run order: rounds of the DAG cases, then parses, then hourly."""
+    order: list[tuple[str, int]] = []
+    for group in (DAG_CASES, PARSE_CASES, HOURLY_CASES):
+        chosen = [c for c in group if c in cases]
+        for rep in range(repeat):
+            order += [(c, rep) for c in chosen]
+        if group == PARSE_CASES:
+            order += [(c, -1) for c in chosen]  # one traced parse each: the evidence
+    return order
+
+
+def _prepare_scale(
+    settings_env: Mapping[str, str],
+    work: Path,
+    scale: float,
+    seed: int,
+    cosmos_venv: Path | None,
+    console_print: Callable[[str], None],
+) -> ScaleContext:
+    from medallion.loading.api import load
+
+    home = work / f"sf{scale:g}"
+    if home.exists():
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    env = scale_env(settings_env, home)
+    settings = Settings.from_env(env)
+    if settings.target != "duckdb":
+        raise ConfigError("the benchmark runs on the embedded DuckDB warehouse (target duckdb)")
+    report = load(settings, source=None, scale=scale, seed=seed, force=True)
+    console_print(
+        f"SF {scale:g}: generated {sum(report.tables.values()):,} raw rows "
+        f"in {report.seconds:.1f} s"
+    )
+    ctx = ScaleContext(
+        scale=scale,
+        home=home,
+        settings=settings,
+        env=env,
+        base_snapshot=home / "snapshots" / "raw.duckdb",
+        built_snapshot=home / "snapshots" / "built.duckdb",
+        seed=seed,
+    )
+    ctx.base_snapshot.parent.mkdir(parents=True)
+    _copy_warehouse(settings.warehouse, ctx.base_snapshot)
+    from medallion.pipeline import dags_test_env, ensure_airflow_db
+
+    ensure_airflow_db(settings, dags_test_env(settings, base=env))  # untimed, once
+    if cosmos_venv is not None:
+        ctx.cosmos = cosmos_setup(settings, cosmos_venv, home / "cosmos", env)
+    ctx.data = {
+        "raw_rows": report.tables,
+        "load_s": round(report.seconds, 3),
+        "warehouse_mb": round(ctx.base_snapshot.stat().st_size / 2**20, 1),
+    }
+    return ctx
+
+
+def run_bench(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    """Run every selected case at every scale; write results.json, results.md, the docs."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from medallion.bench_report import write_outputs
+
+    opts = options.resolved(settings)
+    assert opts.out_dir and opts.work_dir and opts.docs_file and opts.cosmos_venv
+    console = Console()
+    cases = [c for c in CASES if c in opts.cases]
+    want_cosmos = any(c in COSMOS_CASES for c in cases)
+    started = time.perf_counter()
+    load_before = machine_load()
+    console.print(
+        f"medallion bench: scales {', '.join(f'{s:g}' for s in opts.scales)}, "
+        f"{opts.repeat} repetition(s), cases {', '.join(cases)}; "
+        f"load average {load_before['load_avg']} on {os.cpu_count()} cores"
+    )
+    cosmos_venv = None
+    if want_cosmos:
+        console.print(
+            f"cosmos environment: {opts.cosmos_venv} (astronomer-cosmos=={COSMOS_VERSION})"
+        )
+        cosmos_venv = ensure_cosmos_env(settings, opts.cosmos_venv, build=opts.build_cosmos)
+    results: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": _utcnow().isoformat(timespec="seconds") + "Z",
+        "command": opts.command,
+        "options": {
+            "scales": list(opts.scales),
+            "repeat": opts.repeat,
+            "seed": opts.seed,
+            "cases": cases,
+        },
+        "machine": {
+            **machine_info(),
+            "load_avg_before": load_before["load_avg"],
+            "cpu_percent_before": load_before["cpu_percent"],
+        },
+        "versions": versions(settings, cosmos_venv),
+        "settings": {
+            "target": settings.target,
+            "duckdb_threads": settings.duckdb_threads,
+            "duckdb_memory_limit": settings.duckdb_memory_limit,
+            "retries": 0,
+            "rss_sample_interval_s": 0.1,
+        },
+        "startup_costs": startup_costs(Path(sys.executable)),
+        "scales": {},
+        "targets": [],
+        "ok": True,
+    }
+    schedule = _schedule(cases, opts.repeat)
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    with progress:
+        overall = progress.add_task("benchmark", total=len(schedule) * len(opts.scales))
+        for scale in opts.scales:
+            progress.update(overall, description=f"SF {scale:g}: generating data")
+            ctx = _prepare_scale(
+                os.environ, opts.work_dir, scale, opts.seed, cosmos_venv, progress.console.print
+            )
+            results["scales"][f"{scale:g}"] = _run_scale(ctx, cases, schedule, progress, overall)
+            results["scales"][f"{scale:g}"]["data"] = ctx.data
+    load_after = machine_load()
+    results["machine"]["load_avg_after"] = load_after["load_avg"]
+    results["machine"]["cpu_percent_after"] = load_after["cpu_percent"]
+    results["duration_s"] = round(time.perf_counter() - started, 1)
+    results["targets"] = evaluate_targets(results)
+    results["ok"] = all(
+        case["ok"] for scale in results["scales"].values() for case in scale["cases"].values()
+    )
+    validate_results(results)
+    written = write_outputs(results, opts.out_dir, opts.docs_file)
+    console.print(f"wrote {', '.join(str(p) for p in written)} in {results['duration_s']:.0f} s")
+    return results
+
+
+def _run_scale(
+    ctx: ScaleContext,
+    cases: Sequence[str],
+    schedule: Sequence[tuple[str, int]],
+    progress: Progress,
+    overall: TaskID,
+) -> dict[str, Any]:
+    runs: dict[str, list[RunRecord]] = {c: [] for c in cases}
+    for case, rep in schedule:
+        label = "traced" if rep < 0 else f"{rep + 1}"
+        progress.update(overall, description=f"SF {ctx.scale:g}: {case} ({label})")
+        record = _parse_case(ctx, case, trace=True) if rep < 0 else CASE_RUNNERS[case](ctx)
+        if rep < 0:
+            record.detail["traced"] = True
+        runs[case].append(record)
+        shown = f"{record.seconds:8.2f} s  {record.peak_rss_mb:8.1f} MB"
+        status = "ok" if record.ok else "FAILED"
+        progress.console.print(f"  SF {ctx.scale:g}  {case:22} {label:>6}  {shown}  {status}")
+        if not record.ok and record.error:
+            progress.console.print(f"    {record.error.splitlines()[0][:300]}", markup=False)
+        progress.advance(overall)
+    return {
+        "scale": ctx.scale,
+        "cases": {case: summarize_case(case, records) for case, records in runs.items()},
+    }
+
+
+def validate_results(results: Mapping[str, Any]) -> None:
+    """Check results against RESULTS_SCHEMA; raise MedallionError naming the first problem."""
+    import jsonschema
+
+    try:
+        jsonschema.validate(results, RESULTS_SCHEMA)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path)
+        raise MedallionError(
+            f"bench results do not match the schema at {where}: {exc.message}"
+        ) from None
+
+
+def parse_scales(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ConfigError(f"--scales takes numbers separated by commas, got {text!r}") from None
