@@ -1,7 +1,14 @@
 {#- Every bronze order with the rules its header breaks (header_reasons) and the
     full verdict (quarantine_reasons, '' when valid). An order with any quarantined
     line is quarantined whole ('order_has_quarantined_lines'), so a published
-    header's amounts always reconcile with its published lines. -#}
+    header's amounts always reconcile with its published lines.
+
+    Incremental: a run re-checks the orders that changed and replaces them by
+    sales_order_id. An order changed when its header was loaded since the last batch
+    (minus the lookback window), when one of its lines was re-checked since this model's
+    last batch, when it was quarantined last time (a missing parent may have arrived, a
+    future date may have passed), or when its customer is quarantined now. Orders that
+    share a sales_order_number with a changed order (now or before) are re-ranked too. -#}
 {%- set rules = [
     ['null_order_date', 'orders.ordered_at is null'],
     ['null_customer_id', 'orders.customer_id is null'],
@@ -20,10 +27,13 @@
         'orders.territory_id is not null and territories.territory_id is null'],
     ['duplicate_sales_order_number', 'orders.sales_order_number_rank > 1'],
 ] -%}
+{%- set lookback_hours = medallion.lookback_hours() %}
+
+-- depends_on: {{ ref('slv_customers_quarantine') }}
 
 with
 
-bronze_orders as (
+all_bronze_orders as (
 
     select * from {{ ref('brz_sales__sales_order_header') }}
 
@@ -46,6 +56,94 @@ order_line_checks as (
     select * from {{ ref('slv_order_line_checks') }}
 
 ),
+
+{% if is_incremental() -%}
+
+customers_quarantine as (
+
+    select * from {{ ref('slv_customers_quarantine') }}
+
+),
+
+previous_checks as (
+
+    select * from {{ this }}
+
+),
+
+watermark as (
+
+    select
+        max(_batch_at) as last_batch_at,
+        {{ dbt.dateadd('hour', -lookback_hours, 'max(_batch_at)') }} as changed_after
+    from previous_checks
+
+),
+
+changed_orders as (
+
+    select all_bronze_orders.sales_order_id
+    from all_bronze_orders
+    cross join watermark
+    where all_bronze_orders._loaded_at > watermark.changed_after
+
+    union
+
+    select order_line_checks.sales_order_id
+    from order_line_checks
+    cross join watermark
+    where order_line_checks._batch_at > watermark.last_batch_at
+
+    union
+
+    select sales_order_id
+    from previous_checks
+    where quarantine_reasons <> ''
+
+    union
+
+    select all_bronze_orders.sales_order_id
+    from all_bronze_orders
+    inner join customers_quarantine
+        on all_bronze_orders.customer_id = customers_quarantine.customer_id
+
+),
+
+changed_order_numbers as (
+
+    select all_bronze_orders.sales_order_number
+    from all_bronze_orders
+    where all_bronze_orders.sales_order_id in (select changed_orders.sales_order_id from changed_orders)
+
+    union
+
+    select previous_checks.sales_order_number
+    from previous_checks
+    where previous_checks.sales_order_id in (select changed_orders.sales_order_id from changed_orders)
+
+),
+
+bronze_orders as (
+
+    select all_bronze_orders.*
+    from all_bronze_orders
+    where
+        all_bronze_orders.sales_order_id in (select changed_orders.sales_order_id from changed_orders)
+        or all_bronze_orders.sales_order_number in (
+            select changed_order_numbers.sales_order_number from changed_order_numbers
+        )
+
+),
+
+{%- else %}
+
+bronze_orders as (
+
+    select * from all_bronze_orders
+
+),
+
+{%- endif %}
 
 orders as (
 
@@ -119,7 +217,8 @@ final as (
             ';',
             nullif(header_reasons, ''),
             case when quarantined_line_count > 0 then 'order_has_quarantined_lines' end
-        ) as {{ medallion.type_text() }}) as quarantine_reasons
+        ) as {{ medallion.type_text() }}) as quarantine_reasons,
+        {{ medallion.batch_at() }} as _batch_at
 
     from header_checked
 

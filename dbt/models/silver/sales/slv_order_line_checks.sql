@@ -1,6 +1,12 @@
 {#- Every bronze order line with the line-level rules it breaks (line_reasons, ''
     when valid). Order-level consequences (a line of a quarantined order) are added
-    in slv_order_lines / slv_order_lines_quarantine, which read slv_order_checks. -#}
+    in slv_order_lines / slv_order_lines_quarantine, which read slv_order_checks.
+
+    Incremental: a run re-checks every line of the orders that changed and replaces
+    them by sales_order_detail_id. An order changed when one of its lines or its
+    header was loaded since the last batch (minus the lookback window), when one of
+    its lines was quarantined last time (a missing parent may have arrived since), or
+    when it has a line of a product that is quarantined now. -#}
 {%- set rules = [
     ['null_sales_order_id', 'order_lines.sales_order_id is null'],
     ['null_product_id', 'order_lines.product_id is null'],
@@ -17,10 +23,13 @@
     ['orphan_product',
         'order_lines.product_id is not null and products.product_id is null'],
 ] -%}
+{%- set lookback_hours = medallion.lookback_hours() -%}
+
+-- depends_on: {{ ref('slv_products_quarantine') }}
 
 with
 
-order_lines as (
+bronze_order_lines as (
 
     select * from {{ ref('brz_sales__sales_order_detail') }}
 
@@ -37,6 +46,80 @@ products as (
     select * from {{ ref('slv_products') }}
 
 ),
+
+{% if is_incremental() -%}
+
+products_quarantine as (
+
+    select * from {{ ref('slv_products_quarantine') }}
+
+),
+
+previous_checks as (
+
+    select * from {{ this }}
+
+),
+
+watermark as (
+
+    select {{ dbt.dateadd('hour', -lookback_hours, 'max(_batch_at)') }} as changed_after
+    from previous_checks
+
+),
+
+changed_orders as (
+
+    select bronze_order_lines.sales_order_id
+    from bronze_order_lines
+    cross join watermark
+    where bronze_order_lines._loaded_at > watermark.changed_after
+
+    union
+
+    select orders.sales_order_id
+    from orders
+    cross join watermark
+    where orders._loaded_at > watermark.changed_after
+
+    union
+
+    select sales_order_id
+    from previous_checks
+    where line_reasons <> ''
+
+    union
+
+    select bronze_order_lines.sales_order_id
+    from bronze_order_lines
+    inner join products_quarantine
+        on bronze_order_lines.product_id = products_quarantine.product_id
+
+),
+
+order_lines as (
+
+    select bronze_order_lines.*
+    from bronze_order_lines
+    cross join watermark
+    where
+        bronze_order_lines.sales_order_id in (select changed_orders.sales_order_id from changed_orders)
+        or (
+            bronze_order_lines.sales_order_id is null
+            and bronze_order_lines._loaded_at > watermark.changed_after
+        )
+
+),
+
+{%- else %}
+
+order_lines as (
+
+    select * from bronze_order_lines
+
+),
+
+{%- endif %}
 
 order_ids as (
 
@@ -59,7 +142,8 @@ final as (
         order_lines.line_total,
         order_lines.modified_at,
         order_lines._loaded_at,
-        {{ medallion.quarantine_reasons(rules) }} as line_reasons
+        {{ medallion.quarantine_reasons(rules) }} as line_reasons,
+        {{ medallion.batch_at() }} as _batch_at
 
     from order_lines
     left join order_ids

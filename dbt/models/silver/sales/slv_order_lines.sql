@@ -1,5 +1,6 @@
 {#- Valid order lines of valid orders: a line is published only when it breaks no
-    rule and its order is published too (orders are quarantined whole). -#}
+    rule and its order is published too (orders are quarantined whole). _batch_at is the
+    later of the line's and its order's last check: either can change the row. -#}
 with
 
 order_line_checks as (
@@ -27,7 +28,11 @@ final as (
         order_line_checks.unit_price_discount,
         order_line_checks.line_total,
         order_line_checks.modified_at,
-        order_line_checks._loaded_at
+        order_line_checks._loaded_at,
+        case
+            when order_checks._batch_at > order_line_checks._batch_at then order_checks._batch_at
+            else order_line_checks._batch_at
+        end as _batch_at
 
     from order_line_checks
     inner join order_checks

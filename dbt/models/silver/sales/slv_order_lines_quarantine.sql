@@ -1,6 +1,7 @@
 {#- Every order line that is not published: its own rules broken, plus
     'order_quarantined' when its order's header broke a rule, or
-    'order_has_quarantined_lines' for a valid line whose sibling was quarantined. -#}
+    'order_has_quarantined_lines' for a valid line whose sibling was quarantined.
+    quarantined_at and _batch_at: the later of the line's and its order's last check. -#}
 with
 
 order_line_checks as (
@@ -18,9 +19,24 @@ order_checks as (
 joined as (
 
     select
-        order_line_checks.*,
+        order_line_checks.sales_order_detail_id,
+        order_line_checks.sales_order_id,
+        order_line_checks.product_id,
+        order_line_checks.special_offer_id,
+        order_line_checks.carrier_tracking_number,
+        order_line_checks.order_qty,
+        order_line_checks.unit_price,
+        order_line_checks.unit_price_discount,
+        order_line_checks.line_total,
+        order_line_checks.modified_at,
+        order_line_checks._loaded_at,
+        order_line_checks.line_reasons,
         order_checks.header_reasons,
-        coalesce(order_checks.quarantine_reasons, 'orphan_order') as order_reasons
+        coalesce(order_checks.quarantine_reasons, 'orphan_order') as order_reasons,
+        case
+            when order_checks._batch_at > order_line_checks._batch_at then order_checks._batch_at
+            else order_line_checks._batch_at
+        end as _batch_at
 
     from order_line_checks
     left join order_checks
@@ -62,7 +78,8 @@ final as (
         modified_at,
         _loaded_at,
         quarantine_reasons,
-        {{ medallion.utc_now() }} as quarantined_at
+        _batch_at as quarantined_at,
+        _batch_at
 
     from quarantined
 

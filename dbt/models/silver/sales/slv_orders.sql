@@ -1,3 +1,6 @@
+{#- Published orders: the orders of slv_order_checks that break no rule. A view over
+    that incremental state; publish_layer copies the orders that changed into
+    silver.orders. -#}
 with
 
 order_checks as (
@@ -42,7 +45,8 @@ final as (
         freight,
         total_due,
         modified_at,
-        _loaded_at
+        _loaded_at,
+        _batch_at
 
     from conformed
 

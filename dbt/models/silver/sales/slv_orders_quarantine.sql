@@ -1,3 +1,5 @@
+{#- Quarantined orders: the orders of slv_order_checks that break a rule, with every
+    rule broken and the batch that routed them here. -#}
 with
 
 order_checks as (
@@ -44,7 +46,8 @@ final as (
         modified_at,
         _loaded_at,
         quarantine_reasons,
-        {{ medallion.utc_now() }} as quarantined_at
+        _batch_at as quarantined_at,
+        _batch_at
 
     from conformed
 

@@ -1,0 +1,27 @@
+{#- dbt's is_incremental(), except that var('assume_incremental') (true or false) answers
+    without asking the warehouse. The T-SQL checks compile both branches of every
+    incremental model for SQL Server with no server to ask. -#}
+{% macro is_incremental() -%}
+    {%- set assumed = var('assume_incremental', none) -%}
+    {%- if assumed is not none and execute -%}
+        {{ return((assumed | string | lower) in ['true', '1'] and model.config.materialized == 'incremental') }}
+    {%- endif -%}
+    {{ return(dbt.is_incremental()) }}
+{%- endmacro %}
+
+
+{#- The batch stamp of this dbt invocation: when it started (UTC). Every row an
+    incremental model (re)writes carries it as _batch_at; the next run reads what changed
+    after it, and publish_layer copies the rows stamped after its last watermark. -#}
+{% macro batch_at() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+
+{#- How far back (hours) an incremental run looks before its last batch: rows whose
+    _loaded_at is earlier than the last batch by less than this are read again (a load
+    that committed late, clocks that differ). Re-reading is harmless: rows are replaced
+    by key. MEDALLION_INCREMENTAL_LOOKBACK_HOURS, default 1. -#}
+{% macro lookback_hours() -%}
+    {{ return(env_var('MEDALLION_INCREMENTAL_LOOKBACK_HOURS', '1') | int) }}
+{%- endmacro %}
