@@ -14,7 +14,7 @@ from pathlib import Path
 from medallion.config import LAYERS, TARGETS, Settings
 from medallion.errors import MedallionError
 
-STEPS = ("run", "test")  # mirrors medallion.dbt.STEPS; not imported to keep --help fast
+STEPS = ("run", "test", "publish")  # mirrors medallion.dbt.STEPS; not imported: fast --help
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -64,7 +64,8 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_layer(args: argparse.Namespace, settings: Settings) -> int:
-    """What DAG task dbt_<step>_<layer> runs, through the same runner; CI calls it per step.
+    """What DAG task dbt_<step>_<layer> (publish_<layer>) runs, through the same runner; CI
+    calls it per step.
 
     Exit 1 when the data failed its tests (do not retry), 2 when dbt could not run (retry).
     """
@@ -74,7 +75,8 @@ def _cmd_layer(args: argparse.Namespace, settings: Settings) -> int:
     from medallion.errors import DataQualityError
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    artifacts = adhoc_artifacts_dir(settings, f"dbt_{args.step}_{args.layer}")
+    task = f"publish_{args.layer}" if args.step == "publish" else f"dbt_{args.step}_{args.layer}"
+    artifacts = adhoc_artifacts_dir(settings, task)
     try:
         run_step(
             settings, args.step, args.layer, artifacts=artifacts, full_refresh=args.full_refresh
@@ -165,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_cmd_run)
 
     layer = sub.add_parser(
-        "layer", help="run or test one layer exactly as the DAG task does (exit 1: data, 2: infra)"
+        "layer",
+        help="run, test or publish one layer exactly as the DAG task does (exit 1: data, 2: infra)",
     )
     layer.add_argument("step", choices=STEPS)
     layer.add_argument("layer", choices=LAYERS)

@@ -3,13 +3,21 @@
 ```
  raw schemas (sales, production, person; loaded by `medallion load`)
       |
- [bronze]  dbt_run_bronze >> dbt_test_bronze      typed 1:1 copies of the sources
+ [bronze]  dbt_run_bronze >> dbt_test_bronze >> publish_bronze   typed views over the sources
       |                                          + source freshness on _loaded_at
- [silver]  dbt_run_silver >> dbt_test_silver      conformed entities; bad rows -> *_quarantine
-      |
- [gold]    dbt_run_gold   >> dbt_test_gold        fct_sales_daily, fct_product_sales,
+ [silver]  dbt_run_silver >> dbt_test_silver >> publish_silver   conformed entities;
+      |                                                            bad rows -> *_quarantine
+ [gold]    dbt_run_gold   >> dbt_test_gold   >> publish_gold     fct_sales_daily, fct_product_sales,
                                                   dim_customer_value (the published contract)
 ```
+
+**Write-audit-publish.** `dbt_run_<layer>` builds silver and gold into audit schemas
+(`silver_audit`, `gold_audit`), `dbt_test_<layer>` tests them there, and only then
+`publish_<layer>` makes the candidate visible in `silver` / `gold` in one transaction (the
+orders, lines and gold groups that changed; small dimensions whole). A failed test leaves the
+published relations exactly as the last good run left them, and the candidate inspectable in
+the audit schema. Gold is built from published silver. Bronze is views over raw: its publish
+task runs nothing.
 
 **Layers and materializations** are defined in `dbt/dbt_project.yml` (set once per folder);
 every model is tagged with its layer, and each task selects `tag:<layer>`.
@@ -32,7 +40,7 @@ finished 1 h after it was queued). The run itself times out after 2 h.
 
 **How to operate it.**
 - Trigger with `{"full_refresh": true}` to rebuild incremental models from scratch.
-- Reproduce one task locally: `medallion layer run|test <layer>`; artifacts of every try
+- Reproduce one task locally: `medallion layer run|test|publish <layer>`; artifacts of every try
   (run_results.json, dbt.log) are under `$MEDALLION_ARTIFACTS_DIR/dbt_transform/<run>/<task>/try_<n>/`.
 - Each task pushes a compact JSON summary of its dbt nodes to XCom key `dbt_summary`.
 - All timings come from `MEDALLION_*` settings (README, "Configuration").
@@ -111,6 +119,22 @@ def task_doc(step: str, layer: str) -> str:
             f"{_LAYER_DOCS[layer]}.\n\nRetried on infrastructure errors (lock, connection, "
             f"crash). `full_refresh` param adds `--full-refresh`.\n\nReproduce: "
             f"`medallion layer run {layer}`."
+        )
+    if step == "publish":
+        if layer == "bronze":
+            return (
+                "### publish_bronze\nNothing to publish: bronze is views over the raw tables, "
+                "built where consumers read them. The task keeps every layer's shape "
+                "run >> test >> publish.\n\nReproduce: `medallion layer publish bronze`."
+            )
+        return (
+            f"### publish_{layer}\n`dbt run-operation publish_layer --args "
+            f"'{{layer: {layer}}}'`: makes the {layer} candidate that passed "
+            f"`dbt_test_{layer}` visible, copying from `{layer}_audit` into `{layer}` in one "
+            f"transaction the rows that changed since the last publish (everything on the "
+            f"first publish or with `full_refresh`). Runs only after the tests passed; a "
+            f"retry re-publishes nothing already published.\n\nReproduce: "
+            f"`medallion layer publish {layer}`."
         )
     extra = " Also runs `dbt source freshness` on the raw sources." if layer == "bronze" else ""
     return (
@@ -204,18 +228,20 @@ def build_dag(settings: Settings | None = None) -> DAG:
         groups = []
         for layer in LAYERS:
             with TaskGroup(group_id=layer, tooltip=_LAYER_DOCS[layer]) as group:
-                run, test = (
+                # gold's Assets are updated only once gold passed its tests and consumers
+                # can read it
+                assets = gold_assets(settings) if layer == "gold" else []
+                run, test, publish = (
                     PythonOperator(
-                        task_id=f"dbt_{step}_{layer}",
+                        task_id=f"publish_{layer}" if step == "publish" else f"dbt_{step}_{layer}",
                         python_callable=dbt_step_task,
                         op_kwargs={"layer": layer, "step": step},
                         doc_md=task_doc(step, layer),
-                        # gold's Assets are updated only once gold passed its tests
-                        outlets=gold_assets(settings) if (layer, step) == ("gold", "test") else [],
+                        outlets=assets if step == "publish" else [],
                     )
-                    for step in ("run", "test")
+                    for step in ("run", "test", "publish")
                 )
-                run >> test
+                run >> test >> publish
             if groups:
                 groups[-1] >> group
             groups.append(group)

@@ -51,7 +51,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STEPS = ("run", "test")
+STEPS = ("run", "test", "publish")
+# Layers built in an audit schema and made visible by the publish step (dbt/macros/publish.sql).
+PUBLISHED_LAYERS = ("silver", "gold")
 SUMMARY_XCOM_KEY = "dbt_summary"
 # Statuses meaning "this node did not do its job". "warn" is a pass with a note.
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
@@ -303,12 +305,20 @@ def layer_commands(
 
     ``test`` uses ``--indirect-selection buildable`` so a relationship test between layers runs
     with the later layer, once both ends exist. Bronze's test step also checks source freshness.
+    ``publish`` (write-audit-publish) copies the layer's tested candidate from its audit schema
+    into the schema consumers read, in one transaction; bronze is views over raw, built where
+    it is read, so its publish step runs nothing.
     """
     if step not in STEPS:
         raise ConfigError(f"unknown step {step!r}; expected one of {', '.join(STEPS)}")
     common = {"target_path": target_path, "log_path": log_path}
     if step == "run":
         return [dbt_argv("run", settings, layer=layer, full_refresh=full_refresh, **common)]
+    if step == "publish":
+        if layer not in PUBLISHED_LAYERS:
+            return []
+        args = json.dumps({"layer": layer, "full_refresh": full_refresh})
+        return [[*dbt_argv("run-operation publish_layer", settings, **common), "--args", args]]
     commands = [dbt_argv("test", settings, layer=layer, indirect_selection="buildable", **common)]
     if layer == "bronze":
         commands.append(dbt_argv("source freshness", settings, select="source:*", **common))

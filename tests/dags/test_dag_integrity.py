@@ -169,28 +169,35 @@ def test_task_ids_groups_and_edges(parsed: dict) -> None:
     tasks = parsed["dag"]["tasks"]
     assert parsed["dag"]["task_group_ids"] == sorted(LAYERS)
     dbt_tasks = [f"{layer}.dbt_{step}_{layer}" for layer in LAYERS for step in ("run", "test")]
-    assert sorted(tasks) == sorted([*dbt_tasks, "record_run"])
+    publish_tasks = [f"{layer}.publish_{layer}" for layer in LAYERS]
+    assert sorted(tasks) == sorted([*dbt_tasks, *publish_tasks, "record_run"])
+    # write-audit-publish: run >> test >> publish in every group; the next layer starts from
+    # the published one
     expected_up = {
         "bronze.dbt_run_bronze": [],
         "bronze.dbt_test_bronze": ["bronze.dbt_run_bronze"],
-        "silver.dbt_run_silver": ["bronze.dbt_test_bronze"],
+        "bronze.publish_bronze": ["bronze.dbt_test_bronze"],
+        "silver.dbt_run_silver": ["bronze.publish_bronze"],
         "silver.dbt_test_silver": ["silver.dbt_run_silver"],
-        "gold.dbt_run_gold": ["silver.dbt_test_silver"],
+        "silver.publish_silver": ["silver.dbt_test_silver"],
+        "gold.dbt_run_gold": ["silver.publish_silver"],
         "gold.dbt_test_gold": ["gold.dbt_run_gold"],
-        "record_run": sorted(f"{layer}.dbt_test_{layer}" for layer in LAYERS),
+        "gold.publish_gold": ["gold.dbt_test_gold"],
+        "record_run": sorted(publish_tasks),
     }
     assert {t: v["upstream"] for t, v in tasks.items()} == expected_up
-    assert tasks["gold.dbt_test_gold"]["downstream"] == ["record_run"]
+    assert tasks["gold.publish_gold"]["downstream"] == ["record_run"]
 
 
 def test_record_task_is_a_teardown_and_gold_declares_its_assets(parsed: dict) -> None:
     tasks = parsed["dag"]["tasks"]
     # a teardown always runs but never decides the run's state
     assert [t for t, v in tasks.items() if v["is_teardown"]] == ["record_run"]
-    assert tasks["gold.dbt_test_gold"]["outlets"] == sorted(
+    # gold's Assets change when consumers can read the new gold: after its publish
+    assert tasks["gold.publish_gold"]["outlets"] == sorted(
         ["gold.fct_sales_daily", "gold.fct_product_sales", "gold.dim_customer_value"]
     )
-    assert all(not v["outlets"] for t, v in tasks.items() if t != "gold.dbt_test_gold")
+    assert all(not v["outlets"] for t, v in tasks.items() if t != "gold.publish_gold")
 
 
 def test_every_task_has_retries_docs_timeout_and_callbacks(parsed: dict) -> None:
