@@ -1,0 +1,235 @@
+"""`medallion bench` end to end at SF 0.05, one repetition: the harness runs and writes valid
+results. Real dbt, Airflow (`airflow dags test`) and DuckDB; no timing is asserted (timings
+belong in the benchmark). Everything is written under tmp: results, docs page, scratch
+warehouses, and a copy of the dbt project (dbt may write into its project folder).
+
+The cosmos cases run in their own test (marker ``cosmos``) and only when the benchmark's
+cosmos environment exists (`medallion bench` builds it; set MEDALLION_BENCH_COSMOS_VENV to
+use another); `-m "not cosmos"` or MEDALLION_BENCH_SKIP_COSMOS=1 leaves them out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from medallion.bench import (
+    CASES,
+    COSMOS_CASES,
+    PROFILE_SEGMENTS,
+    RESULTS_SCHEMA,
+    validate_results,
+)
+from medallion.bench_report import render_performance
+
+REPO = Path(__file__).resolve().parents[2]
+MEDALLION = Path(sys.executable).with_name("medallion")
+SCALE = "0.05"
+TARGET_IDS = {
+    "dag_vs_dbt_build",
+    "dag_faster_than_cosmos",
+    "parse",
+    "incremental_vs_full_refresh",
+    "sf30_memory",
+}
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    out: Path
+    docs: Path
+    results: dict
+    stdout: str
+
+
+def _bench(tmp: Path, *extra: str) -> BenchRun:
+    project = tmp / "dbt"
+    shutil.copytree(
+        REPO / "dbt", project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages")
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MEDALLION_", "AIRFLOW_", "AIRFLOW__"))
+    }
+    env.update(
+        {
+            "MEDALLION_HOME": str(tmp / "home"),
+            "MEDALLION_DBT_PROJECT_DIR": str(project),
+            "MEDALLION_DBT_PROFILES_DIR": str(project),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
+    out, docs = tmp / "out", tmp / "docs" / "PERFORMANCE.md"
+    argv = [
+        str(MEDALLION),
+        "bench",
+        "--scales",
+        SCALE,
+        "--repeat",
+        "1",
+        "--out",
+        str(out),
+        "--docs",
+        str(docs),
+        "--work",
+        str(tmp / "work"),
+        *extra,
+    ]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    results = json.loads((out / "results.json").read_text())
+    return BenchRun(out, docs, results, proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> BenchRun:
+    return _bench(tmp_path_factory.mktemp("bench"), "--no-cosmos")
+
+
+def _cosmos_venv() -> Path:
+    return Path(
+        os.environ.get("MEDALLION_BENCH_COSMOS_VENV") or REPO / ".local" / "bench" / "cosmos-venv"
+    )
+
+
+def test_results_validate_against_the_schema(smoke: BenchRun) -> None:
+    validate_results(smoke.results)
+    written_schema = json.loads((smoke.out / "results.schema.json").read_text())
+    assert written_schema == json.loads(json.dumps(RESULTS_SCHEMA))
+    jsonschema.validate(smoke.results, written_schema)
+
+
+def test_every_case_ran_and_succeeded(smoke: BenchRun) -> None:
+    cases = smoke.results["scales"][SCALE]["cases"]
+    assert set(cases) == set(CASES) - COSMOS_CASES
+    for name, case in cases.items():
+        untraced = [r for r in case["runs"] if not r["detail"].get("traced")]
+        assert len(untraced) == 1, name
+        assert case["ok"], (name, [r["error"] for r in case["runs"]])
+        assert case["median_s"] is not None and case["peak_rss_mb"] > 0, name
+    assert smoke.results["ok"] is True
+    # progress went to the console while it ran, one line per run
+    for name in cases:
+        assert f"SF {SCALE}  {name}" in smoke.stdout
+
+
+def test_machine_load_and_versions_are_recorded(smoke: BenchRun) -> None:
+    machine, versions = smoke.results["machine"], smoke.results["versions"]
+    assert machine["cpu_count"] >= 1 and machine["memory_gb"] > 0
+    assert len(machine["load_avg_before"]) == 3 and len(machine["load_avg_after"]) == 3
+    for name in ("apache-airflow", "dbt-core", "dbt-duckdb", "duckdb"):
+        assert versions[name], name
+
+
+def test_our_dag_run_is_profiled_from_recorded_timestamps(smoke: BenchRun) -> None:
+    run = smoke.results["scales"][SCALE]["cases"]["our_dag"]["runs"][0]
+    assert run["detail"]["state"] == "success"
+    profile = run["detail"]["profile"]
+    assert set(profile["segments"]) == set(PROFILE_SEGMENTS)
+    # consistent timestamps: no segment runs backwards, and the segments cover the wall time
+    assert all(v >= -0.05 for v in profile["segments"].values()), profile["segments"]
+    assert abs(profile["unaccounted_s"]) <= 0.05 * profile["wall_s"], profile
+    assert profile["dbt_invocations"] >= 6  # run + test per layer, plus the runner's parse
+    assert {"bronze.dbt_run_bronze", "gold.dbt_test_gold", "record_run"} <= set(profile["tasks"])
+    build = smoke.results["scales"][SCALE]["cases"]["dbt_build"]["runs"][0]["detail"]
+    assert build["returncode"] == 0 and build["nodes"]["pass"] > 0
+    assert all(v >= -0.05 for v in build["profile"]["segments"].values())
+
+
+def test_parse_of_our_dag_invokes_no_dbt(smoke: BenchRun) -> None:
+    runs = smoke.results["scales"][SCALE]["cases"]["parse_ours"]["runs"]
+    traced = [r["detail"] for r in runs if r["detail"].get("traced")]
+    assert len(traced) == 1
+    seen = traced[0]
+    assert seen["dags"] == ["dbt_transform"] and seen["tasks"] >= 7
+    assert seen["dbt_invocations"] == [] and seen["dbt_subprocesses"] == []
+    assert seen["project_files_opened"] == 0
+    assert seen["dbt_modules_imported"] is False
+
+
+def test_hourly_pair_appends_one_hour_before_each_run(smoke: BenchRun) -> None:
+    cases = smoke.results["scales"][SCALE]["cases"]
+    for name in ("incremental_hour", "full_refresh"):
+        detail = cases[name]["runs"][0]["detail"]
+        assert detail["state"] == "success", name
+        assert detail["append"]["details"] and "orders" in detail["append"]["details"][0]
+
+
+def test_targets_are_evaluated_with_status(smoke: BenchRun) -> None:
+    targets = {t["id"]: t for t in smoke.results["targets"]}
+    assert set(targets) == TARGET_IDS
+    # SF 10 and SF 30 were not part of this run: those targets say so instead of guessing
+    for tid in ("dag_vs_dbt_build", "incremental_vs_full_refresh", "sf30_memory"):
+        assert targets[tid]["status"] == "not_run", targets[tid]
+    assert targets["parse"]["status"] in ("pass", "fail")
+    assert targets["parse"]["value"] is not None and targets["parse"]["margin"]
+
+
+def test_markdown_outputs_are_rendered_from_results(smoke: BenchRun, tmp_path: Path) -> None:
+    page = smoke.docs.read_text()
+    assert page == render_performance(smoke.results)
+    assert "Do not edit" in page and "## Targets" in page and "## Where the time goes" in page
+    for name in set(CASES) - COSMOS_CASES:
+        assert f"`{name}`" in page, name
+    table = (smoke.out / "results.md").read_text()
+    assert "| SF 0.05 | `our_dag` |" in table
+    # --render-only reproduces both files from results.json alone
+    shutil.copy(smoke.out / "results.json", tmp_path / "results.json")
+    proc = subprocess.run(
+        [
+            str(MEDALLION),
+            "bench",
+            "--render-only",
+            "--out",
+            str(tmp_path),
+            "--docs",
+            str(tmp_path / "PERFORMANCE.md"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "PERFORMANCE.md").read_text() == page
+
+
+@pytest.mark.cosmos
+@pytest.mark.skipif(
+    os.environ.get("MEDALLION_BENCH_SKIP_COSMOS", "").lower() in ("1", "true", "yes"),
+    reason="MEDALLION_BENCH_SKIP_COSMOS is set",
+)
+def test_cosmos_cases(tmp_path: Path) -> None:
+    venv = _cosmos_venv()
+    if not (venv / "bin" / "airflow").is_file():
+        pytest.skip(f"no cosmos environment at {venv} (`medallion bench` builds it)")
+    run = _bench(
+        tmp_path,
+        "--cases",
+        ",".join(sorted(COSMOS_CASES)),
+        "--cosmos-venv",
+        str(venv),
+        "--no-build-cosmos",
+    )
+    validate_results(run.results)
+    cases = run.results["scales"][SCALE]["cases"]
+    assert set(cases) == set(COSMOS_CASES)
+    dag = cases["cosmos_dag"]["runs"][0]
+    assert dag["ok"], dag["error"]
+    assert dag["detail"]["state"] == "success" and dag["detail"]["tasks"] > 7
+    assert run.results["versions"]["astronomer-cosmos"]
+    # cosmos renders its DAG from the dbt project: without its cache, parsing invokes dbt
+    nocache = [
+        r["detail"] for r in cases["parse_cosmos_nocache"]["runs"] if r["detail"].get("traced")
+    ]
+    assert nocache[0]["dbt_invocations"] or nocache[0]["dbt_subprocesses"]
+    assert nocache[0]["project_files_opened"] > 0
+    targets = {t["id"]: t for t in run.results["targets"]}
+    assert targets["dag_faster_than_cosmos"]["status"] == "not_run"  # our_dag not selected

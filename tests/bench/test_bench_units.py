@@ -1,0 +1,204 @@
+"""The harness's pure parts: reading dbt.log, anchoring its clock, the case summary, run
+order, and target evaluation (pass / fail with margin / not_run / error) on made-up
+results. Made-up numbers here test the arithmetic only; no timing is measured."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from medallion.bench import (
+    CASES,
+    RunRecord,
+    _anchor,
+    _schedule,
+    dbt_log_sections,
+    evaluate_targets,
+    summarize_case,
+    validate_results,
+)
+from medallion.bench_report import render_performance, render_results_md
+from medallion.errors import MedallionError
+
+DBT_LOG = """
+
+============================== 07:59:04.214364 | 3249c281-f1fb ==============================
+\x1b[0m07:59:04.214364 [info ] [MainThread]: Running with dbt=1.11.16
+\x1b[0m07:59:07.522055 [info ] [MainThread]: Found 31 models, 215 data tests, 15 sources
+\x1b[0m07:59:07.600000 [debug] [ThreadPool]: Opening a new connection, currently in state init
+\x1b[0m07:59:07.650000 [debug] [ThreadPool]: SQL status: OK in 0.050 seconds
+\x1b[0m07:59:11.326450 [debug] [MainThread]: Resource report: {"command_name": "build", "command_success": true, "command_wall_clock_time": 7.175873}
+============================== 23:59:59.500000 | aaaa-bbbb ==============================
+00:00:00.250000 [info ] [MainThread]: Found 3 models, 1 data test
+00:00:01.000000 [debug] [MainThread]: Resource report: {"command_wall_clock_time": 1.5}
+"""
+
+
+def test_dbt_log_sections(tmp_path: Path) -> None:
+    log = tmp_path / "dbt.log"
+    log.write_text(DBT_LOG)
+    sections = dbt_log_sections(log)
+    first = sections["3249c281-f1fb"]
+    assert first["wall_s"] == pytest.approx(7.175873)
+    assert first["parse_s"] == pytest.approx(3.307691)
+    assert first["connection_s"] == pytest.approx(0.05)
+    second = sections["aaaa-bbbb"]  # across midnight
+    assert second["parse_s"] == pytest.approx(0.75)
+    assert second["wall_s"] == pytest.approx(1.5)
+    assert dbt_log_sections(tmp_path / "missing.log") == {}
+
+
+def test_anchor_picks_the_instant_nearest_the_reference() -> None:
+    ref = datetime(2026, 11, 24, 0, 0, 3)
+    assert _anchor(23 * 3600 + 59 * 60 + 58.5, ref) == datetime(2026, 11, 23, 23, 59, 58, 500000)
+    assert _anchor(2.0, ref) == datetime(2026, 11, 24, 0, 0, 2)
+
+
+def test_summary_leaves_failed_and_traced_runs_out_of_min_and_median() -> None:
+    runs = [
+        RunRecord(3.0, 100.0, True),
+        RunRecord(1.0, 300.0, True),
+        RunRecord(9.0, 50.0, False, "boom"),
+        RunRecord(0.5, 80.0, True, detail={"traced": True}),
+    ]
+    case = summarize_case("our_dag", runs)
+    assert (case["min_s"], case["median_s"], case["peak_rss_mb"]) == (1.0, 2.0, 300.0)
+    assert case["ok"] is False
+    assert summarize_case("our_dag", [RunRecord(1.0, 1.0, False)])["median_s"] is None
+
+
+def test_schedule_runs_dag_cases_in_rounds_and_one_traced_parse_each() -> None:
+    order = _schedule(list(CASES), 2)
+    assert order[:6] == [
+        ("dbt_build", 0),
+        ("our_dag", 0),
+        ("cosmos_dag", 0),
+        ("dbt_build", 1),
+        ("our_dag", 1),
+        ("cosmos_dag", 1),
+    ]
+    assert [c for c, rep in order if rep < 0] == [
+        "parse_ours",
+        "parse_cosmos",
+        "parse_cosmos_nocache",
+    ]
+    assert order[-4:] == [
+        ("incremental_hour", 0),
+        ("full_refresh", 0),
+        ("incremental_hour", 1),
+        ("full_refresh", 1),
+    ]
+
+
+def _case(name: str, seconds: float, *, ok: bool = True, rss: float = 500.0, **detail: Any) -> dict:
+    return summarize_case(name, [RunRecord(seconds, rss, ok, None if ok else "failed", detail)])
+
+
+def _results(cases_by_scale: dict[float, dict[str, dict]]) -> dict[str, Any]:
+    results = {
+        "schema_version": 1,
+        "generated_at": "2026-01-01T00:00:00Z",
+        "options": {"scales": list(cases_by_scale), "repeat": 1, "seed": 42, "cases": list(CASES)},
+        "machine": {
+            "cpu_count": 2,
+            "memory_gb": 24.0,
+            "load_avg_before": [0.1, 0.1, 0.1],
+            "load_avg_after": [0.2, 0.2, 0.2],
+        },
+        "versions": {"dbt-core": "1.11.16"},
+        "settings": {"duckdb_threads": 2, "duckdb_memory_limit": "4GB"},
+        "scales": {
+            f"{s:g}": {"scale": s, "data": {}, "cases": cases}
+            for s, cases in cases_by_scale.items()
+        },
+        "targets": [],
+        "ok": True,
+    }
+    results["targets"] = evaluate_targets(results)
+    return results
+
+
+def _parse_runs(seconds: float, invocations: list) -> dict:
+    return summarize_case(
+        "parse_ours",
+        [
+            RunRecord(seconds, 100.0, True, detail={"tasks": 7}),
+            RunRecord(
+                seconds,
+                100.0,
+                True,
+                detail={
+                    "traced": True,
+                    "dbt_invocations": invocations,
+                    "dbt_subprocesses": [],
+                    "project_files_opened": 0,
+                    "dbt_modules_imported": False,
+                    "tasks": 7,
+                },
+            ),
+        ],
+    )
+
+
+def test_targets_pass_and_fail_with_margins() -> None:
+    results = _results(
+        {
+            1.0: {
+                "dbt_build": _case("dbt_build", 10.0),
+                "our_dag": _case("our_dag", 12.0),
+                "cosmos_dag": _case("cosmos_dag", 60.0),
+                "parse_ours": _parse_runs(0.03, []),
+            },
+            10.0: {
+                "dbt_build": _case("dbt_build", 100.0),
+                "our_dag": _case("our_dag", 140.0),
+                "cosmos_dag": _case("cosmos_dag", 120.0),
+                "incremental_hour": _case("incremental_hour", 10.0),
+                "full_refresh": _case("full_refresh", 100.0),
+            },
+        }
+    )
+    validate_results(results)
+    by = {(t["id"], t["scale"]): t for t in results["targets"]}
+    floor = by[("dag_vs_dbt_build", 10.0)]
+    assert floor["status"] == "fail" and floor["value"] == pytest.approx(1.4)
+    assert "1.40x vs limit 1.3x" in floor["margin"]
+    assert by[("dag_faster_than_cosmos", 1.0)]["status"] == "pass"
+    assert by[("dag_faster_than_cosmos", 10.0)]["status"] == "fail"
+    assert by[("parse", None)]["status"] == "pass"
+    assert by[("incremental_vs_full_refresh", 10.0)]["status"] == "pass"
+    assert by[("incremental_vs_full_refresh", 10.0)]["value"] == pytest.approx(0.1)
+    assert by[("sf30_memory", 30.0)]["status"] == "not_run"
+    page = render_performance(results)
+    assert "**missed**" in page and "met" in page
+    assert "| SF 10 | `our_dag` | 140.00 |" in render_results_md(results)
+
+
+def test_parse_target_fails_when_parsing_invokes_dbt() -> None:
+    results = _results({1.0: {"parse_ours": _parse_runs(0.03, [["ls", "--output", "json"]])}})
+    parse = next(t for t in results["targets"] if t["id"] == "parse")
+    assert parse["status"] == "fail" and "1 dbt invocations" in parse["detail"]
+
+
+def test_failed_runs_make_targets_error_not_pass() -> None:
+    results = _results(
+        {10.0: {"dbt_build": _case("dbt_build", 10.0), "our_dag": _case("our_dag", 5.0, ok=False)}}
+    )
+    floor = next(t for t in results["targets"] if t["id"] == "dag_vs_dbt_build")
+    assert floor["status"] == "error" and "our_dag has no successful run" in floor["detail"]
+
+
+def test_sf30_memory_target() -> None:
+    results = _results({30.0: {"our_dag": _case("our_dag", 500.0, rss=5000.0)}})
+    sf30 = next(t for t in results["targets"] if t["id"] == "sf30_memory")
+    assert sf30["status"] == "fail" and "5000 MB vs 4096 MB" in sf30["margin"]
+
+
+def test_invalid_results_are_refused() -> None:
+    results = _results({1.0: {"our_dag": _case("our_dag", 1.0)}})
+    results["scales"]["1"]["cases"]["not_a_case"] = results["scales"]["1"]["cases"]["our_dag"]
+    with pytest.raises(MedallionError, match="schema"):
+        validate_results(results)
