@@ -37,27 +37,13 @@
 {%- endmacro %}
 
 
-{#- on-run-end of `dbt build`: publish silver, then gold, when every node of the layer
-    that ran passed (warnings included) and nothing upstream failed. A failed test stops
-    its layer and every later one, as in the DAG. -#}
-{% macro publish_after_build(results) -%}
-    {%- if execute and flags.WHICH == 'build' -%}
-        {%- set ns = namespace(blocked=false) -%}
-        {%- for layer in ['bronze'] + (var('audit_schemas', {}).keys() | list) -%}
-            {%- set ran = [] -%}
-            {%- for result in results -%}
-                {%- if layer in (result.node.tags or []) or (result.node.fqn | length > 1 and result.node.fqn[1] == layer) -%}
-                    {%- do ran.append(result.status | string | lower) -%}
-                {%- endif -%}
-            {%- endfor -%}
-            {%- if ran | reject('in', ['success', 'pass', 'warn']) | list | length > 0 -%}
-                {%- set ns.blocked = true -%}
-            {%- endif -%}
-            {%- if not ns.blocked and ran and layer in var('audit_schemas', {}) -%}
-                {%- do medallion.publish_layer(layer, full_refresh=flags.FULL_REFRESH) -%}
-            {%- endif -%}
-        {%- endfor -%}
-    {%- endif -%}
+{#- The whole publish script of `layer` with every relation in mode `assume` ('full' or
+    'incremental'; dimensions without publish_key are always full), rendered without a
+    connection: `dbt compile --inline "{{ medallion.publish_layer_sql('gold', 'incremental') }}"`
+    shows what publish_layer runs; the T-SQL checks parse it. -#}
+{% macro publish_layer_sql(layer, assume='incremental') -%}
+    {{ return(medallion.publish_log_ddl(layer) ~ ';\n' ~ medallion.publish_transaction(
+        medallion.publish_statements(layer, medallion.publish_plan(layer, assume=assume)))) }}
 {%- endmacro %}
 
 

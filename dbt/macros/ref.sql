@@ -2,9 +2,9 @@
     they are built (the audit schema: the candidate under test) and the models of
     another layer where they are published. So gold is built and tested from published
     silver only, and a silver candidate that failed its tests never reaches gold.
-    In one `dbt build` (dbt itself runs a model's tests before anything downstream, and
-    on-run-end publishes each layer that passed: publish_after_build) a selected upstream
-    model is read in its audit schema, the candidate that just passed its tests. -#}
+    In one `dbt build`, which runs a model's tests before anything downstream of it, a
+    selected upstream model is read in its audit schema: the candidate that just passed
+    its tests in this invocation (`medallion build` then publishes silver and gold). -#}
 {% macro ref() -%}
     {%- set version = kwargs.get('version') or kwargs.get('v') -%}
     {%- if version is not none -%}

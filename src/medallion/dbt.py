@@ -768,7 +768,12 @@ class BuildResult:
 
 
 def build_all(settings: Settings, full_refresh: bool = False) -> BuildResult:
-    """A bare ``dbt build`` of every layer: the CLI's ``medallion build`` and the benchmark floor."""
+    """``dbt build`` of every layer, then, if every model and test passed, the publish of each
+    published layer: the CLI's ``medallion build``.
+
+    ``dbt build`` alone builds and tests silver and gold in their audit schemas (gold from the
+    silver candidate it just tested); nothing reaches the published schemas until publish.
+    """
     artifacts = adhoc_artifacts_dir(settings, "build")
     result = StepResult(layer=None, step="build", artifacts=artifacts)
     started = time.monotonic()
@@ -777,6 +782,12 @@ def build_all(settings: Settings, full_refresh: bool = False) -> BuildResult:
     )
     try:
         result.invocations.append(invoke(argv, settings, reuse_manifest=False))
+        for layer in PUBLISHED_LAYERS if result.success else ():
+            for publish in layer_commands(
+                settings, "publish", layer, target_path=artifacts, log_path=artifacts,
+                full_refresh=full_refresh,
+            ):  # fmt: skip
+                result.invocations.append(invoke(publish, settings))
     except (DbtInvocationError, WarehouseBusyError) as exc:
         result.error = str(exc)
     result.duration_s = time.monotonic() - started

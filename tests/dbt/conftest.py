@@ -14,9 +14,9 @@ from dbt_support import (
     WAREHOUSE_FILE,
     BuiltWarehouse,
     Scratch,
+    build_and_publish,
     copy_warehouse,
     load_into,
-    run_dbt,
 )
 
 
@@ -27,11 +27,12 @@ def dbt_session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def built_warehouse(dbt_session_dir: Path) -> BuiltWarehouse:
-    """Synthetic data loaded by the loader and built by one ``dbt build`` of every layer."""
+    """Synthetic data loaded by the loader, built by one ``dbt build`` of every layer and
+    published (silver, then gold), as `medallion build` does."""
     warehouse = dbt_session_dir / "pristine" / WAREHOUSE_FILE
     warehouse.parent.mkdir(parents=True)
     load_into(warehouse, dbt_session_dir / "home")
-    build = run_dbt(["build"], warehouse=warehouse, work_dir=dbt_session_dir / "build")
+    build = build_and_publish(warehouse, dbt_session_dir / "build")
     assert build.returncode == 0, build.describe()
     return BuiltWarehouse(warehouse, build)
 

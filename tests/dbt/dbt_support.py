@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,9 @@ def dbt_env(
             "MEDALLION_WAREHOUSE": str(warehouse),
             "MEDALLION_DUCKDB_THREADS": "2",
             "MEDALLION_DUCKDB_MEMORY_LIMIT": "1GB",
+            # Loads and runs follow each other within seconds here: an incremental run reads
+            # exactly what was loaded after its last batch.
+            "MEDALLION_INCREMENTAL_LOOKBACK_HOURS": "0",
             "DBT_PROFILES_DIR": str(DBT_DIR),
             "DBT_PROJECT_DIR": str(DBT_DIR),
             "DBT_TARGET_PATH": str(work_dir / "target"),
@@ -131,6 +135,73 @@ def layer_steps(layer: str) -> list[list[str]]:
         ["run", "--select", f"tag:{layer}"],
         ["test", "--select", f"tag:{layer}", "--indirect-selection", "buildable"],
     ]
+
+
+PUBLISHED_LAYERS = ("silver", "gold")
+
+
+def publish_step(layer: str, *, full_refresh: bool = False) -> list[str]:
+    """The DAG's publish_<layer> command (silver and gold; bronze has nothing to publish)."""
+    args = json.dumps({"layer": layer, "full_refresh": full_refresh})
+    return ["run-operation", "publish_layer", "--args", args]
+
+
+def build_and_publish(
+    warehouse: Path, work_dir: Path, *build_args: str, env: Mapping[str, str] | None = None
+) -> DbtResult:
+    """`dbt build` (every layer, in the audit schemas), then, when it passed, the publish of
+    silver and gold: what `medallion build` does. Returns the build's result."""
+    build = run_dbt(["build", *build_args], warehouse=warehouse, work_dir=work_dir, env=env)
+    if build.returncode == 0:
+        full_refresh = "--full-refresh" in build_args
+        for layer in PUBLISHED_LAYERS:
+            published = run_dbt(
+                publish_step(layer, full_refresh=full_refresh),
+                warehouse=warehouse,
+                work_dir=work_dir,
+                env=env,
+            )
+            assert published.returncode == 0, published.describe()
+    return build
+
+
+# Every row the loader writes or changes gets _loaded_at = its load time (UTC): a test that
+# changes raw rows by hand stamps them the same way, or an incremental run would not see them.
+def touched() -> str:
+    """SQL for `_loaded_at = now (UTC)`, to append to an UPDATE's SET list."""
+    return f"_loaded_at = timestamp '{datetime.now(UTC).replace(tzinfo=None).isoformat(sep=' ')}'"
+
+
+def checksums(warehouse: Path, schemas: Sequence[str] = ("silver", "gold")) -> dict[str, tuple]:
+    """(row count, md5 over the ordered rows) per table of ``schemas``. Build-time columns
+    (_batch_at, quarantined_at: when a run wrote the row) are left out."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        marks = ", ".join("?" for _ in schemas)
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            f"where table_schema in ({marks}) and table_type = 'BASE TABLE' order by 1, 2",
+            list(schemas),
+        ).fetchall()
+        out = {}
+        for schema, table in tables:
+            columns = [
+                name
+                for (name,) in con.execute(
+                    "select column_name from information_schema.columns where table_schema = ? "
+                    "and table_name = ? order by ordinal_position",
+                    [schema, table],
+                ).fetchall()
+                if name not in ("_batch_at", "quarantined_at")
+            ]
+            listed = ", ".join(columns)
+            out[f"{schema}.{table}"] = con.execute(
+                f"select count(*), md5(coalesce(string_agg(md5(cast(row({listed}) as varchar)), "
+                f"',' order by {listed}), '')) from {schema}.{table}"
+            ).fetchone()
+        return out
+    finally:
+        con.close()
 
 
 def copy_warehouse(src: Path, dest_dir: Path) -> Path:
@@ -190,11 +261,8 @@ class Scratch:
         return run_dbt(list(args), warehouse=self.warehouse, work_dir=self.work_dir, env=env)
 
 
-def load_into(warehouse: Path, home: Path, *, source: Path | None = None) -> None:
-    """Fill ``warehouse`` through the loader API (synthetic SF ``SCALE`` unless ``source``)."""
-    from medallion.loading.api import load
-
-    settings = Settings.from_env(
+def _loader_settings(warehouse: Path, home: Path) -> Settings:
+    return Settings.from_env(
         {
             "MEDALLION_HOME": str(home),
             "MEDALLION_WAREHOUSE": str(warehouse),
@@ -202,4 +270,17 @@ def load_into(warehouse: Path, home: Path, *, source: Path | None = None) -> Non
             "MEDALLION_DUCKDB_MEMORY_LIMIT": "1GB",
         }
     )
-    load(settings, source=source, scale=SCALE, seed=SEED)
+
+
+def load_into(warehouse: Path, home: Path, *, source: Path | None = None) -> None:
+    """Fill ``warehouse`` through the loader API (synthetic SF ``SCALE`` unless ``source``)."""
+    from medallion.loading.api import load
+
+    load(_loader_settings(warehouse, home), source=source, scale=SCALE, seed=SEED)
+
+
+def append_into(warehouse: Path, home: Path, hours: int = 1) -> None:
+    """Append ``hours`` hours of synthetic orders (new ones, some updating earlier orders)."""
+    from medallion.loading.api import load
+
+    load(_loader_settings(warehouse, home), source=None, scale=SCALE, seed=SEED, append_hours=hours)

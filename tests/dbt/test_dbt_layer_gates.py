@@ -8,7 +8,7 @@ DAG does (`dbt run --select tag:<layer>` then `dbt test --select tag:<layer>
 from __future__ import annotations
 
 import pytest
-from dbt_support import DbtResult, Scratch, execute
+from dbt_support import DbtResult, Scratch, execute, touched
 
 pytestmark = pytest.mark.e2e
 
@@ -63,9 +63,9 @@ def test_silver_fails_on_a_line_total_mismatch_and_an_unknown_status(scratch: Sc
     execute(
         scratch.warehouse,
         # Neither is a quarantine rule: the rows are published and the gate must stop them.
-        "update sales.SalesOrderDetail set LineTotal = LineTotal + 0.5 "
+        f"update sales.SalesOrderDetail set LineTotal = LineTotal + 0.5, {touched()} "
         "where SalesOrderDetailID = (select min(SalesOrderDetailID) from sales.SalesOrderDetail)",
-        "update sales.SalesOrderHeader set Status = 9 "
+        f"update sales.SalesOrderHeader set Status = 9, {touched()} "
         "where SalesOrderID = (select max(SalesOrderID) from sales.SalesOrderHeader)",
     )
     run = scratch.dbt("run", "--select", "tag:silver")
@@ -87,15 +87,16 @@ def test_silver_fails_on_a_line_total_mismatch_and_an_unknown_status(scratch: Sc
 
 
 def test_gold_reconciliation_catches_a_corrupted_measure(scratch: Scratch) -> None:
-    """One cent off in one gold row fails that relation's reconciliation with silver."""
+    """One cent off in one row of the gold candidate (the audit state the gold views read)
+    fails that relation's reconciliation with published silver."""
     execute(
         scratch.warehouse,
-        "update gold.fct_sales_daily set total_due = total_due + 0.01 "
-        "where rowid = (select min(rowid) from gold.fct_sales_daily)",
-        "update gold.fct_product_sales set units_sold = units_sold + 1 "
-        "where product_id = (select min(product_id) from gold.fct_product_sales)",
-        "update gold.dim_customer_value set lifetime_value = lifetime_value - 0.01 "
-        "where customer_id = (select max(customer_id) from gold.dim_customer_value)",
+        "update gold_audit.fct_sales_daily_state set total_due = total_due + 0.01 "
+        "where rowid = (select min(rowid) from gold_audit.fct_sales_daily_state)",
+        "update gold_audit.fct_product_sales_state set units_sold = units_sold + 1 "
+        "where product_id = (select min(product_id) from gold_audit.fct_product_sales_state)",
+        "update gold_audit.dim_customer_value_state set lifetime_value = lifetime_value - 0.01 "
+        "where customer_id = (select max(customer_id) from gold_audit.dim_customer_value_state)",
     )
     result = _test_layer(scratch, "gold")
     assert result.returncode != 0, result.describe()
@@ -111,7 +112,10 @@ def test_gold_reconciliation_catches_a_corrupted_measure(scratch: Scratch) -> No
 def test_gold_type_check_catches_a_contract_type_change(scratch: Scratch) -> None:
     execute(
         scratch.warehouse,
-        "alter table gold.fct_sales_daily alter column total_due type double",
+        "alter table gold_audit.fct_sales_daily_state alter column total_due type double",
+        # a view keeps the types it was created with: re-create it, as the next run would
+        "create or replace view gold_audit.fct_sales_daily as "
+        "select * exclude (_batch_at) from gold_audit.fct_sales_daily_state where order_count > 0",
     )
     result = _test_layer(scratch, "gold")
     assert result.returncode != 0, result.describe()

@@ -61,22 +61,33 @@ def test_every_model_folder_has_its_yaml_and_every_model_is_described() -> None:
 
 
 def test_every_built_column_is_documented(built_warehouse: BuiltWarehouse) -> None:
-    documented = {}
+    """Each layer's models are built, with exactly their documented columns, where the layer
+    is built (bronze; silver_audit, gold_audit), and every model not marked internal
+    (meta.publish: false) is published, with the same columns, in silver / gold."""
+    documented, published = {}, {}
+    audit_schemas = _yaml(DBT_DIR / "dbt_project.yml")["vars"]["audit_schemas"]
     for yml in MODELS.rglob("_*__models.yml"):
         layer = yml.relative_to(MODELS).parts[0]
         for model in _yaml(yml)["models"]:
             name = model["name"]
             relation = name.split("__", 1)[1] if layer == "bronze" else name.removeprefix("slv_")
-            documented[(layer, relation)] = [c["name"] for c in model["columns"]]
+            columns = [c["name"] for c in model["columns"]]
+            documented[(audit_schemas.get(layer, layer), relation)] = columns
+            meta = (model.get("config") or {}).get("meta") or {}
+            if layer in audit_schemas and meta.get("publish", True):
+                published[(layer, relation)] = columns
+    schemas = ["bronze", *audit_schemas, *audit_schemas.values()]
     built: dict[tuple[str, str], list[str]] = {}
     for schema, table, column in query(
         built_warehouse.path,
         "select table_schema, table_name, column_name from information_schema.columns "
-        "where table_schema in ('bronze', 'silver', 'gold') "
+        f"where table_schema in {tuple(schemas)} and table_name <> 'publish_log' "
         "order by table_schema, table_name, ordinal_position",
     ):
         built.setdefault((schema, table), []).append(column)
-    assert built == documented
+    assert {k: v for k, v in built.items() if k[0] not in audit_schemas} == documented
+    assert {k: v for k, v in built.items() if k[0] in audit_schemas} == published
+    assert set(audit_schemas.values()) == {"silver_audit", "gold_audit"}
 
 
 def test_singular_tests_carry_their_layer_tag() -> None:
@@ -91,7 +102,7 @@ def test_singular_tests_carry_their_layer_tag() -> None:
 @pytest.mark.parametrize("layer", LAYERS)
 def test_layer_config_is_set_once_per_folder(layer: str) -> None:
     config = _yaml(DBT_DIR / "dbt_project.yml")["models"]["medallion"][layer]
-    assert config["+schema"] == layer
+    assert config["+schema"] == layer  # the published schema; silver and gold build in *_audit
     assert config["+tags"] == [layer]
     assert config["+materialized"] in ("view", "table")
     for sql in (MODELS / layer).rglob("*.sql"):

@@ -8,13 +8,24 @@ header and sibling lines along, and a bad header takes its lines.
 from __future__ import annotations
 
 import pytest
-from dbt_support import LAYERS, DbtResult, Scratch, execute, layer_steps, query, scalar
+from dbt_support import (
+    LAYERS,
+    PUBLISHED_LAYERS,
+    DbtResult,
+    Scratch,
+    execute,
+    layer_steps,
+    publish_step,
+    query,
+    scalar,
+    touched,
+)
 
 pytestmark = pytest.mark.e2e
 
 
 def _run_layers(scratch: Scratch, env: dict[str, str] | None = None) -> dict[str, DbtResult]:
-    """Run and test every layer like the DAG; return each layer's test result."""
+    """Run, test and publish every layer like the DAG; return each layer's test result."""
     tested: dict[str, DbtResult] = {}
     for layer in LAYERS:
         run, test = (scratch.dbt(*step, env=env) for step in layer_steps(layer))
@@ -22,6 +33,9 @@ def _run_layers(scratch: Scratch, env: dict[str, str] | None = None) -> dict[str
         tested[layer] = test
         if test.returncode != 0:
             break
+        if layer in PUBLISHED_LAYERS:
+            published = scratch.dbt(*publish_step(layer), env=env)
+            assert published.returncode == 0, published.describe()
     return tested
 
 
@@ -102,21 +116,21 @@ def test_bad_rows_are_quarantined_with_their_reasons(scratch: Scratch) -> None:
     orphan_line = lines[orphan_order][-1]
     execute(
         scratch.warehouse,
-        f"update sales.SalesOrderDetail set OrderQty = -2, ProductID = 999999 "
+        f"update sales.SalesOrderDetail set {touched()}, OrderQty = -2, ProductID = 999999 "
         f"where SalesOrderDetailID = {negative_line}",
-        f"update sales.SalesOrderDetail set ProductID = 888888 "
+        f"update sales.SalesOrderDetail set {touched()}, ProductID = 888888 "
         f"where SalesOrderDetailID = {orphan_line}",
-        f"update sales.SalesOrderHeader set ShipDate = OrderDate - interval 1 day "
+        f"update sales.SalesOrderHeader set {touched()}, ShipDate = OrderDate - interval 1 day "
         f"where SalesOrderID = {early_ship_order}",
-        f"update sales.SalesOrderHeader set SalesOrderNumber = '{kept_number}' "
+        f"update sales.SalesOrderHeader set {touched()}, SalesOrderNumber = '{kept_number}' "
         f"where SalesOrderID = {duplicate_order}",
-        "update sales.SalesOrderHeader set OrderDate = date_trunc('day', now()::timestamp) "
+        f"update sales.SalesOrderHeader set {touched()}, OrderDate = date_trunc('day', now()::timestamp) "
         "+ interval 30 day, ShipDate = date_trunc('day', now()::timestamp) + interval 37 day "
         f"where SalesOrderID = {future_order}",
-        f"update sales.Customer set TerritoryID = 99 where CustomerID = {customer}",
-        f"update production.Product set ProductSubcategoryID = 999 "
+        f"update sales.Customer set {touched()}, TerritoryID = 99 where CustomerID = {customer}",
+        f"update production.Product set {touched()}, ProductSubcategoryID = 999 "
         f"where ProductID = {orphan_product}",
-        f"update production.Product set ProductNumber = '{taken_number}' "
+        f"update production.Product set {touched()}, ProductNumber = '{taken_number}' "
         f"where ProductID = {duplicate_product}",
     )
 
@@ -213,7 +227,7 @@ def test_quarantine_ratio_above_the_limit_fails_silver(scratch: Scratch) -> None
     """2.5 % of lines with a zero quantity is an upstream outage, not a few bad rows."""
     execute(
         scratch.warehouse,
-        "update sales.SalesOrderDetail set OrderQty = 0 where SalesOrderDetailID % 40 = 0",
+        f"update sales.SalesOrderDetail set {touched()}, OrderQty = 0 where SalesOrderDetailID % 40 = 0",
     )
     bad_lines = scalar(
         scratch.warehouse, "select count(*) from sales.SalesOrderDetail where OrderQty = 0"

@@ -10,9 +10,9 @@ import pytest
 from dbt_support import (
     SHARED_ADVENTUREWORKS,
     WAREHOUSE_FILE,
+    build_and_publish,
     load_into,
     query,
-    run_dbt,
     scalar,
 )
 
@@ -34,7 +34,7 @@ def real_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     warehouse = root / "db" / WAREHOUSE_FILE
     warehouse.parent.mkdir()
     load_into(warehouse, root / "home", source=SHARED_ADVENTUREWORKS)
-    build = run_dbt(["build"], warehouse=warehouse, work_dir=root)
+    build = build_and_publish(warehouse, root)
     assert build.returncode == 0, build.describe()
     statuses = {name: r["status"] for name, r in build.results().items()}
     assert {s for s in statuses.values()} <= {"success", "pass"}, {

@@ -10,12 +10,13 @@ parsers accept (`::` casts, boolean literals, ILIKE, predicates in a select list
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 import sqlfluff
 import sqlglot
-from dbt_support import run_dbt
+from dbt_support import DbtResult, run_dbt
 from sqlfluff.api.simple import APIParsingError
 from sqlglot import exp
 
@@ -81,24 +82,77 @@ def test_the_tsql_check_accepts_tsql() -> None:
     assert tsql_problems(sql) == []
 
 
-@pytest.fixture(scope="module")
-def compiled_sqlserver(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """target/ of `dbt parse` + `dbt compile --no-populate-cache` for the sqlserver target."""
-    work = tmp_path_factory.mktemp("dbt_sqlserver")
+def _compile(work: Path, *args: str) -> DbtResult:
+    """`dbt compile` for the sqlserver target without a connection. dbt's is_incremental()
+    would ask the server whether the table exists: var assume_incremental answers instead
+    (dbt/macros/incremental.sql)."""
     warehouse = work / "unused.duckdb"  # the duckdb output is not rendered for this target
-    parsed = run_dbt(
-        ["parse", "--target", "sqlserver"], warehouse=warehouse, work_dir=work, env=SQLSERVER_ENV
-    )
-    assert parsed.returncode == 0, parsed.describe()
     compiled = run_dbt(
-        ["compile", "--target", "sqlserver", "--no-populate-cache"],
+        ["compile", "--target", "sqlserver", "--no-populate-cache", *args],
         warehouse=warehouse,
         work_dir=work,
         env=SQLSERVER_ENV,
     )
     assert compiled.returncode == 0, compiled.describe()
     assert not warehouse.exists()
+    return compiled
+
+
+@pytest.fixture(scope="module")
+def compiled_sqlserver(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """target/ of `dbt parse` + `dbt compile --no-populate-cache` for the sqlserver target:
+    every model as on its first build (incremental models create their table)."""
+    work = tmp_path_factory.mktemp("dbt_sqlserver")
+    parsed = run_dbt(
+        ["parse", "--target", "sqlserver"],
+        warehouse=work / "unused.duckdb",
+        work_dir=work,
+        env=SQLSERVER_ENV,
+    )
+    assert parsed.returncode == 0, parsed.describe()
+    _compile(work, "--vars", "{assume_incremental: false}")
     return work / "target"
+
+
+def test_incremental_runs_compile_to_tsql(tmp_path: Path) -> None:
+    """The incremental branch of every incremental model (what an hourly run executes)."""
+    _compile(
+        tmp_path,
+        "--vars", "{assume_incremental: true}",
+        "--select", "config.materialized:incremental",
+    )  # fmt: skip
+    models = tmp_path / "target" / "compiled" / "medallion" / "models"
+    files = sorted(f for f in models.rglob("*.sql") if not f.parent.name.endswith(".yml"))
+    assert {f.stem for f in files} == {
+        "slv_order_checks", "slv_order_line_checks", "fct_sales_daily_state",
+        "fct_product_sales_state", "dim_customer_value_state", "order_keys_state",
+    }  # fmt: skip
+    for f in files:
+        sql = f.read_text()
+        assert "> watermark.changed_after" in sql, f.stem  # reads only what changed
+        assert re.search(r"dateadd\(\s*hour,\s*-?\d+,", sql), f.stem  # the lookback window
+        assert tsql_problems(sql) == [], f.stem
+
+
+@pytest.mark.parametrize("layer", ["silver", "gold"])
+@pytest.mark.parametrize("mode", ["full", "incremental"])
+def test_publish_scripts_are_tsql(tmp_path: Path, layer: str, mode: str) -> None:
+    """What `dbt run-operation publish_layer` runs on SQL Server, rendered without a server:
+    one explicit transaction, aborted as a whole on any error."""
+    compiled = _compile(
+        tmp_path, "--quiet", "--output", "json",
+        "--inline", f"{{{{ medallion.publish_layer_sql('{layer}', '{mode}') }}}}",
+    )  # fmt: skip
+    sql = json.loads(compiled.output[compiled.output.index("{") :])["compiled"]
+    assert tsql_problems(sql) == []
+    body = sql[sql.index("set xact_abort on") :]
+    assert body.count("begin transaction") == 1 and body.rstrip().endswith("commit transaction;")
+    assert f'"{layer}_audit"."publish_log"' in sql
+    if mode == "incremental" and layer == "gold":
+        assert "delete published" in body and "select * into" not in body
+        assert 'into "AdventureWorks"."gold"."fct_sales_daily" (order_date, territory_id' in body
+    if mode == "full":
+        assert f'into "AdventureWorks"."{layer}".' in body and "delete published" not in body
 
 
 def test_every_node_compiles_for_sqlserver(compiled_sqlserver: Path) -> None:
@@ -108,11 +162,13 @@ def test_every_node_compiles_for_sqlserver(compiled_sqlserver: Path) -> None:
     assert len([n for n in nodes if n["resource_type"] == "model"]) >= 27
     missing = [n["unique_id"] for n in nodes if not n.get("compiled_code")]
     assert missing == []
-    # the schemas and relation names are the same as on DuckDB
+    # the schemas and relation names are the same as on DuckDB: silver and gold are built in
+    # their audit schemas and published (publish_layer) under the folder's +schema
     models = {n["name"]: n for n in nodes if n["resource_type"] == "model"}
     assert (models["brz_sales__sales_order_header"]["schema"], models["brz_sales__sales_order_header"]["alias"]) == ("bronze", "sales_order_header")  # fmt: skip
-    assert (models["slv_order_lines_quarantine"]["schema"], models["slv_order_lines_quarantine"]["alias"]) == ("silver", "order_lines_quarantine")  # fmt: skip
-    assert (models["fct_sales_daily"]["schema"], models["fct_sales_daily"]["alias"]) == ("gold", "fct_sales_daily")  # fmt: skip
+    assert (models["slv_order_lines_quarantine"]["schema"], models["slv_order_lines_quarantine"]["alias"]) == ("silver_audit", "order_lines_quarantine")  # fmt: skip
+    assert (models["fct_sales_daily"]["schema"], models["fct_sales_daily"]["alias"]) == ("gold_audit", "fct_sales_daily")  # fmt: skip
+    assert models["fct_sales_daily"]["config"]["schema"] == "gold"
 
 
 def test_every_compiled_model_and_test_is_tsql(compiled_sqlserver: Path) -> None:
@@ -124,6 +180,11 @@ def test_every_compiled_model_and_test_is_tsql(compiled_sqlserver: Path) -> None
     checks = (compiled_sqlserver / "compiled" / "medallion" / "models" / "silver" / "sales"
               / "slv_order_checks.sql").read_text()  # fmt: skip
     assert "sysutcdatetime()" in checks and "nvarchar(4000)" in checks
+    # a layer reads its own candidate in the audit schema, and the layer below published
+    assert '"silver_audit"."order_line_checks"' in checks
+    gold = (compiled_sqlserver / "compiled" / "medallion" / "models" / "gold" / "sales"
+            / "fct_sales_daily_state.sql").read_text()  # fmt: skip
+    assert '"AdventureWorks"."silver"."orders"' in gold and "silver_audit" not in gold
 
 
 def test_profile_holds_no_credentials() -> None:

@@ -1,13 +1,14 @@
 {#- The incremental state behind dim_customer_value: one row per customer who ever had
     a counted order, _batch_at when it was last recomputed. A run recomputes only the
-    customers touched since its last batch (minus the lookback window): the customer of
-    every order silver (re)published, in silver.orders or, when it left them,
-    silver.orders_quarantine; and every customer whose type, name or territory changed.
+    customers touched since its last batch (minus the lookback window): every customer an
+    order silver (re)published since belongs or belonged to (order_keys_state), and every
+    customer whose type, name or territory changed.
     A customer with no counted order left stays as a row with order_count = 0:
     dim_customer_value hides it, publish_layer deletes it. -#}
 {%- set lookback_hours = medallion.lookback_hours() -%}
 
 -- depends_on: {{ ref('slv_orders_quarantine') }}
+-- depends_on: {{ ref('order_keys_state') }}
 
 with
 
@@ -24,6 +25,12 @@ customers as (
 ),
 
 {% if is_incremental() -%}
+
+order_keys as (
+
+    select * from {{ ref('order_keys_state') }}
+
+),
 
 orders_quarantine as (
 
@@ -44,21 +51,35 @@ watermark as (
 
 ),
 
-changed_customers as (
+changed_orders as (
 
-    select orders.customer_id
+    select orders.sales_order_id
     from orders
     cross join watermark
     where orders._batch_at > watermark.changed_after
 
     union
 
-    select orders_quarantine.customer_id
+    select orders_quarantine.sales_order_id
     from orders_quarantine
     cross join watermark
-    where
-        orders_quarantine._batch_at > watermark.changed_after
-        and orders_quarantine.customer_id is not null
+    where orders_quarantine._batch_at > watermark.changed_after
+
+),
+
+changed_order_keys as (
+
+    select order_keys.*
+    from order_keys
+    where order_keys.sales_order_id in (select changed_orders.sales_order_id from changed_orders)
+
+),
+
+changed_customers as (
+
+    select customer_id
+    from changed_order_keys
+    where customer_id is not null
 
     union
 

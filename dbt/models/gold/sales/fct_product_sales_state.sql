@@ -1,13 +1,13 @@
 {#- The incremental state behind fct_product_sales: one row per product ever sold,
     _batch_at when it was last recomputed. A run recomputes only the products touched
-    since its last batch (minus the lookback window): the products of every order line
-    silver (re)published, in silver.order_lines or, when it left them,
-    silver.order_lines_quarantine; and every product whose name, number, category or
-    standard cost changed. A product with no counted sale left stays as a row with
+    since its last batch (minus the lookback window): every product an order silver
+    (re)published since has or had a line of (order_keys_state), and every product whose
+    name, number, category or standard cost changed. A product with no counted sale left stays as a row with
     order_count = 0: fct_product_sales hides it, publish_layer deletes it. -#}
 {%- set lookback_hours = medallion.lookback_hours() -%}
 
--- depends_on: {{ ref('slv_order_lines_quarantine') }}
+-- depends_on: {{ ref('slv_orders_quarantine') }}
+-- depends_on: {{ ref('order_keys_state') }}
 
 with
 
@@ -31,9 +31,15 @@ products as (
 
 {% if is_incremental() -%}
 
-order_lines_quarantine as (
+order_keys as (
 
-    select * from {{ ref('slv_order_lines_quarantine') }}
+    select * from {{ ref('order_keys_state') }}
+
+),
+
+orders_quarantine as (
+
+    select * from {{ ref('slv_orders_quarantine') }}
 
 ),
 
@@ -50,21 +56,35 @@ watermark as (
 
 ),
 
-changed_products as (
+changed_orders as (
 
-    select order_lines.product_id
-    from order_lines
+    select orders.sales_order_id
+    from orders
     cross join watermark
-    where order_lines._batch_at > watermark.changed_after
+    where orders._batch_at > watermark.changed_after
 
     union
 
-    select order_lines_quarantine.product_id
-    from order_lines_quarantine
+    select orders_quarantine.sales_order_id
+    from orders_quarantine
     cross join watermark
-    where
-        order_lines_quarantine._batch_at > watermark.changed_after
-        and order_lines_quarantine.product_id is not null
+    where orders_quarantine._batch_at > watermark.changed_after
+
+),
+
+changed_order_keys as (
+
+    select order_keys.*
+    from order_keys
+    where order_keys.sales_order_id in (select changed_orders.sales_order_id from changed_orders)
+
+),
+
+changed_products as (
+
+    select product_id
+    from changed_order_keys
+    where product_id is not null
 
     union
 

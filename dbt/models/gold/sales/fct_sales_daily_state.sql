@@ -1,14 +1,16 @@
 {#- The incremental state behind fct_sales_daily: one row per (order_date, territory_id)
     ever computed, _batch_at when it was last recomputed. A run recomputes only the
-    groups touched since its last batch (minus the lookback window): the day and
-    territory of every order silver (re)published, in silver.orders or, when it left
-    them, silver.orders_quarantine; and every group of a territory whose name changed.
+    groups touched since its last batch (minus the lookback window): every day and
+    territory an order silver (re)published since is or was in (order_keys_state: in
+    silver.orders or, when it left them, silver.orders_quarantine), and every group of a
+    territory whose name changed.
     A recomputed group with no counted order left (its only order was cancelled, say)
     stays as a row with order_count = 0: fct_sales_daily hides it, and publish_layer
     deletes it from gold.fct_sales_daily. -#}
 {%- set lookback_hours = medallion.lookback_hours() -%}
 
 -- depends_on: {{ ref('slv_orders_quarantine') }}
+-- depends_on: {{ ref('order_keys_state') }}
 
 with
 
@@ -32,6 +34,12 @@ territories as (
 
 {% if is_incremental() -%}
 
+order_keys as (
+
+    select * from {{ ref('order_keys_state') }}
+
+),
+
 orders_quarantine as (
 
     select * from {{ ref('slv_orders_quarantine') }}
@@ -51,26 +59,37 @@ watermark as (
 
 ),
 
-changed_groups as (
+changed_orders as (
 
-    select
-        orders.order_date,
-        orders.territory_id
+    select orders.sales_order_id
     from orders
     cross join watermark
     where orders._batch_at > watermark.changed_after
 
     union
 
-    select
-        orders_quarantine.order_date,
-        orders_quarantine.territory_id
+    select orders_quarantine.sales_order_id
     from orders_quarantine
     cross join watermark
-    where
-        orders_quarantine._batch_at > watermark.changed_after
-        and orders_quarantine.order_date is not null
-        and orders_quarantine.territory_id is not null
+    where orders_quarantine._batch_at > watermark.changed_after
+
+),
+
+changed_order_keys as (
+
+    select order_keys.*
+    from order_keys
+    where order_keys.sales_order_id in (select changed_orders.sales_order_id from changed_orders)
+
+),
+
+changed_groups as (
+
+    select
+        order_date,
+        territory_id
+    from changed_order_keys
+    where order_date is not null and territory_id is not null
 
     union
 
