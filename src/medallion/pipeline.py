@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -124,9 +124,16 @@ def _ts(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace(" ", "T"))
 
 
-def _last_run_pk(settings: Settings) -> int:
+def _last_run_pk(settings: Settings, replacing: str | None = None) -> int:
+    """The newest run's id; with ``replacing`` (an ISO logical date), among the other runs,
+    since Airflow deletes the run it replaces and SQLite may hand its id to the new one."""
+    query, args = "select max(id) from dag_run where dag_id = ?", [DAG_ID]
+    if replacing:
+        when = datetime.fromisoformat(replacing).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        query += " and coalesce(logical_date, '') not like ?"
+        args.append(when + "%")
     with _db(settings) as con:
-        row = con.execute("select max(id) from dag_run where dag_id = ?", (DAG_ID,)).fetchone()
+        row = con.execute(query, args).fetchone()
     return int(row[0] or 0)
 
 
@@ -162,7 +169,7 @@ def run_dag(
     """
     env = dags_test_env(settings) if env is None else dict(env)
     ensure_airflow_db(settings, env)
-    before = _last_run_pk(settings)
+    before = _last_run_pk(settings, replacing=logical_date)
     log_dir = settings.home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / f"dags_test_{time.strftime('%Y%m%dT%H%M%S')}.log"

@@ -78,7 +78,15 @@ class Recorder:
             for name in SCENARIOS
             if (r := self.rows.get(name))
         )
-        return head + body
+        missing = [name for name in SCENARIOS if name not in self.rows]
+        tail = (
+            "\n**Not recorded** (the test failed or did not run when this table was generated): "
+            + "; ".join(missing)
+            + ".\n"
+            if missing
+            else ""
+        )
+        return head + body + tail
 
 
 def _cell(text: str) -> str:

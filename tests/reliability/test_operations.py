@@ -4,10 +4,12 @@ twice, two pipelines at once, and secrets that must stay secret. All through the
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 import psutil
@@ -24,7 +26,6 @@ from scenarios import (
 )
 from support import gold_and_silver, mail_text, run_scenario
 
-from medallion.dbt import safe_path_part
 from medallion.lock import lock_path
 from medallion.pipeline import _last_run_pk, read_dag_run
 
@@ -49,6 +50,17 @@ def _duplicates(world: World) -> dict[str, int]:
         )[0][0]
         for relation, key in GRAINS.items()
     }
+
+
+def _runs_of(world: World, logical_date: str) -> list[str]:
+    """Run ids recorded for a logical date: re-running an interval replaces its run."""
+    when = datetime.fromisoformat(logical_date).strftime("%Y-%m-%d %H:%M:%S")
+    with sqlite3.connect(world.settings.airflow_home / "airflow.db") as con:
+        rows = con.execute(
+            "select run_id from dag_run where dag_id = 'dbt_transform' and logical_date like ?",
+            (when + "%",),
+        ).fetchall()
+    return [r[0] for r in rows]
 
 
 def _leftovers(world: World) -> list[str]:
@@ -112,12 +124,10 @@ def _kill_when_silver_is_running(world: World, stop: threading.Event) -> dict[st
     dbt has started building models; report what the killed try had written."""
     seen: dict[str, Any] = {}
     me = psutil.Process()
+    pattern = "dbt_transform/*/silver.dbt_run_silver/try_1/dbt.log"
+    earlier = set(world.settings.artifacts_dir.glob(pattern))
     while not stop.is_set():
-        logs = list(
-            world.settings.artifacts_dir.glob(
-                f"dbt_transform/*{safe_path_part(KILL_DATE)[:10]}*/silver.dbt_run_silver/try_1/dbt.log"
-            )
-        )
+        logs = [log for log in world.settings.artifacts_dir.glob(pattern) if log not in earlier]
         if logs and "OK created" in logs[0].read_text(errors="replace"):
             procs = [p for p in me.children(recursive=True) if "dags" in " ".join(p.cmdline())]
             for proc in procs:
@@ -157,7 +167,7 @@ def test_sigkill_during_silver_then_rerun_is_consistent(
     seen = run_scenario(clean_world, http_receiver, smtp_receiver, logical_date=KILL_DATE)
 
     assert seen.outcome.state == "success", seen.outcome.log_file.read_text()[-5000:]
-    assert seen.outcome.run_id == first.run_id, "the same interval was re-run"
+    assert _runs_of(clean_world, KILL_DATE) == [seen.outcome.run_id], "the same interval re-ran"
     assert _duplicates(clean_world) == dict.fromkeys(GRAINS, 0)
     assert _leftovers(clean_world) == []
     _silver, gold = gold_and_silver(clean_world)
@@ -182,7 +192,7 @@ def test_same_interval_twice_leaves_gold_identical(
     seen = run_scenario(clean_world, http_receiver, smtp_receiver, logical_date=BASELINE_DATE)
 
     assert seen.outcome.state == "success"
-    assert seen.outcome.run_id == clean_world.baseline["run_id"]
+    assert _runs_of(clean_world, BASELINE_DATE) == [seen.outcome.run_id], "the run was replaced"
     _silver, gold = gold_and_silver(clean_world)
     assert gold == clean_world.baseline["gold"]
     assert _duplicates(clean_world) == dict.fromkeys(GRAINS, 0)
