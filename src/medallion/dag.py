@@ -33,7 +33,11 @@ gold.
 
 **Errors and retries.** Infrastructure failures (warehouse locked, connection lost, dbt
 crash) are retried: 2 retries, 5 min then 10 min (exponential, x2, capped at 30 min), each
-try limited to 30 min. Alerts go to the log and to every configured channel (Slack, email,
+try limited to 30 min. A retry re-runs only the nodes the failed try left failed or skipped,
+planned from that try's results in Airflow object storage (`MEDALLION_STATE_URL`; XComs are
+cleared when a try starts). A missing source table or column fails bronze at once
+(`SourceStructureError`). Every dbt task holds the warehouse's pipeline lock
+(`medallion.lock`). Alerts go to the log and to every configured channel (Slack, email,
 JSON webhook): failure with the failing dbt nodes and next steps, retry notices,
 "recovered after n tries", per-task SLA (20 min) misses, and a DAG-run deadline (run not
 finished 1 h after it was queued). The run itself times out after 2 h.
