@@ -333,7 +333,14 @@ def _cosmos_section(results: Mapping[str, Any]) -> list[str]:
         f"astronomer-cosmos {results['versions'].get('astronomer-cosmos')} in its own "
         "virtualenv (this project's lock plus cosmos), rendering the same dbt project with "
         "its defaults: one Airflow task per model and one test task after each "
-        "(TestBehavior.AFTER_EACH), each task one dbt invocation in ExecutionMode.LOCAL.",
+        "(TestBehavior.AFTER_EACH), each task one dbt invocation in ExecutionMode.LOCAL. Two "
+        "settings differ, without which cosmos cannot build this project on a fresh "
+        "warehouse: tests with several parents (relationships, quarantine checks) run in their "
+        "own task once all their parents are built (`should_detach_multiple_parents_tests`; "
+        "by default a model's test task runs them before their other parent exists), and "
+        "write-audit-publish is off (`--vars {audit_schemas: {}}`: cosmos has no publish "
+        "step, and a per-model `dbt run` reads the other layer's published schema). Same "
+        "models and tests; cosmos skips the publish copies our DAG makes, which favours it.",
         "",
         *_table(
             [
@@ -423,7 +430,7 @@ def _memory_section(results: Mapping[str, Any]) -> list[str]:
         "Peak summed RSS of the case's process tree (shared pages counted per process: an "
         "upper bound)." + ("" if sf30 else " SF 30 was not part of this run (`--sf30`)."),
         "",
-        *_table(["scale", "case", "peak RSS MB"], rows),
+        *_table(["scale", "case", "peak RSS MB"], rows, "llr"),
         "",
     ]
 
