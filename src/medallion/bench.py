@@ -777,7 +777,6 @@ _DROPPED_ENV = (
     "AIRFLOW_HOME",
     "AIRFLOW__",
     "VIRTUAL_ENV",
-    "PYTHONPATH",
 )
 
 
@@ -813,6 +812,7 @@ def cosmos_setup(
             "PATH": os.pathsep.join([str(venv / "bin"), env.get("PATH", "")]),
         }
     )
+    env.pop("PYTHONPATH", None)  # nothing of this venv's packages leaks into cosmos' own
     _quiet(env)
     marker = csettings.airflow_home / ".medallion-bench-migrated"
     if not marker.is_file():
@@ -1242,6 +1242,23 @@ def versions(settings: Settings, cosmos_venv: Path | None) -> dict[str, str | No
             text=True,
         ).stdout.strip()
         out["git_commit"] = rev or None
+        dirty = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(settings.project_root),
+                "status",
+                "--porcelain",
+                "--",
+                "dbt",
+                "src",
+                "airflow",
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout.split("\n")
+        # measured code that differs from the commit (uncommitted work), so a reader knows
+        out["git_uncommitted"] = ", ".join(line[3:] for line in dirty if line.strip()) or None
     return out
 
 

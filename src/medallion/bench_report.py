@@ -188,7 +188,13 @@ def render_performance(results: Mapping[str, Any]) -> str:
         " Do not edit: run `make bench`, or `medallion bench --render-only` to re-render. -->",
         "",
         f"Measured by `{results.get('command', 'medallion bench')}` at "
-        f"{results['generated_at']} (commit {versions.get('git_commit') or '?'}), "
+        f"{results['generated_at']} (commit {versions.get('git_commit') or '?'}"
+        + (
+            f", with uncommitted changes to {versions['git_uncommitted']}"
+            if versions.get("git_uncommitted")
+            else ""
+        )
+        + "), "
         f"{results.get('duration_s', 0) / 60:.0f} minutes in all. Raw numbers: "
         "[bench/results.json](../bench/results.json) (schema: "
         "[bench/results.schema.json](../bench/results.schema.json)).",
@@ -206,7 +212,7 @@ def render_performance(results: Mapping[str, Any]) -> str:
         f"- DuckDB: {results['settings']['duckdb_threads']} threads, memory limit "
         f"{results['settings']['duckdb_memory_limit']}; task retries off during the benchmark.",
         "- Versions: "
-        + ", ".join(f"{k} {v}" for k, v in versions.items() if v and k != "git_commit")
+        + ", ".join(f"{k} {v}" for k, v in versions.items() if v and not k.startswith("git_"))
         + ".",
         "- Import cost in a fresh interpreter (paid by every process that needs it): "
         + ", ".join(
