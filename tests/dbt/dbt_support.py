@@ -167,14 +167,28 @@ def build_and_publish(
 
 # Every row the loader writes or changes gets _loaded_at = its load time (UTC): a test that
 # changes raw rows by hand stamps them the same way, or an incremental run would not see them.
+def loaded_now() -> str:
+    """SQL for the current UTC time, as the loader stamps `_loaded_at`."""
+    return f"timestamp '{datetime.now(UTC).replace(tzinfo=None).isoformat(sep=' ')}'"
+
+
 def touched() -> str:
     """SQL for `_loaded_at = now (UTC)`, to append to an UPDATE's SET list."""
-    return f"_loaded_at = timestamp '{datetime.now(UTC).replace(tzinfo=None).isoformat(sep=' ')}'"
+    return f"_loaded_at = {loaded_now()}"
 
 
-def checksums(warehouse: Path, schemas: Sequence[str] = ("silver", "gold")) -> dict[str, tuple]:
-    """(row count, md5 over the ordered rows) per table of ``schemas``. Build-time columns
-    (_batch_at, quarantined_at: when a run wrote the row) are left out."""
+BUILD_TIME_COLUMNS = ("_batch_at", "quarantined_at")
+
+
+def checksums(
+    warehouse: Path,
+    schemas: Sequence[str] = ("silver", "gold"),
+    *,
+    exclude: Sequence[str] = BUILD_TIME_COLUMNS,
+) -> dict[str, tuple]:
+    """(row count, md5 over the ordered rows) per table of ``schemas``. By default the
+    build-time columns (when a run wrote the row) are left out; ``exclude=()`` keeps every
+    byte."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         marks = ", ".join("?" for _ in schemas)
@@ -192,7 +206,7 @@ def checksums(warehouse: Path, schemas: Sequence[str] = ("silver", "gold")) -> d
                     "and table_name = ? order by ordinal_position",
                     [schema, table],
                 ).fetchall()
-                if name not in ("_batch_at", "quarantined_at")
+                if name not in exclude
             ]
             listed = ", ".join(columns)
             out[f"{schema}.{table}"] = con.execute(
