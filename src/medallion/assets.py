@@ -21,10 +21,11 @@ ASSET_GROUP = "medallion"
 
 
 def asset_uri(settings: Settings, relation: str) -> str:
-    """`duckdb:<warehouse file>/gold/<table>` or `mssql://<host>:<port>/<db>/gold/<table>`.
+    """`medallion://duckdb/gold/<table>` or `mssql://<host>:<port>/<db>/gold/<table>`.
 
-    The DuckDB form is already what Airflow normalises `duckdb:///<path>` to, so the URI
-    shown in the UI and the REST API is the one this function returns.
+    The DuckDB form names the warehouse kind, not the file: the file path is a detail of one
+    machine, and an Asset's URI must not change between workers, runs or test homes (Airflow
+    refuses an outlet whose name is already registered with another URI).
     """
     schema, table = relation.split(".", 1)
     if settings.target == "sqlserver":
@@ -32,7 +33,7 @@ def asset_uri(settings: Settings, relation: str) -> str:
         port = os.environ.get("MEDALLION_MSSQL_PORT", "1433")
         database = os.environ.get("MEDALLION_MSSQL_DATABASE", "AdventureWorks")
         return f"mssql://{host}:{port}/{database}/{schema}/{table}"
-    return f"duckdb:{settings.warehouse.as_posix()}/{schema}/{table}"
+    return f"medallion://duckdb/{schema}/{table}"
 
 
 def gold_assets(settings: Settings | None = None) -> list[Asset]:

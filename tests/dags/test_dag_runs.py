@@ -24,11 +24,12 @@ from dag_support import (
 
 pytestmark = pytest.mark.e2e
 
-TASKS = [
-    f"{layer}.dbt_{step}_{layer}"
+DBT_TASKS = [
+    f"{layer}.{step}_{layer}"
     for layer in ("bronze", "silver", "gold")
-    for step in ("run", "test")
+    for step in ("dbt_run", "dbt_test", "publish")
 ]
+TASKS = [*DBT_TASKS, "record_run"]
 
 
 def mail_text(message: Any) -> str:
@@ -87,7 +88,7 @@ def test_run_succeeds_populates_gold_and_flags_sla(pipeline, http_receiver, smtp
     assert len(results) == 1
 
     xcoms = _xcom_summaries(pipeline, outcome.run_id)
-    assert sorted(xcoms) == sorted(TASKS)
+    assert sorted(xcoms) == sorted(DBT_TASKS)
     assert xcoms["gold.dbt_run_gold"]["success"] is True
     assert xcoms["gold.dbt_run_gold"]["invocations"][0]["nodes"][0]["name"] == "fct_sales_daily"
 
