@@ -196,7 +196,7 @@ def report_run(
     path = write_report(settings, history)
     console = console or Console()
     console.print(summary_table(history))
-    console.print(f"report: {path}")
+    console.print(f"report: {path}", soft_wrap=True, highlight=False)  # a path to copy, unbroken
     return path
 
 

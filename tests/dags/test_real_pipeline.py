@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,8 +39,12 @@ def test_medallion_run_end_to_end(tmp_path: Path, airflow_home: Path) -> None:
         timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # the summary table: one row per layer (cells separated by rich's box characters)
     for layer in ("bronze", "silver", "gold"):
-        assert any(line.split()[:2] == [layer, "success"] for line in proc.stdout.splitlines())
+        cells = [line.replace("│", " ").split() for line in proc.stdout.splitlines()]
+        assert any(row[:2] == [layer, "success"] for row in cells), proc.stdout[-3000:]
+    report = re.search(r"^report: (\S+\.html)$", proc.stdout, re.MULTILINE)
+    assert report and Path(report.group(1)).stat().st_size > 10_000
     settings = Settings.from_env(env)
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         counts = {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in GOLD}
