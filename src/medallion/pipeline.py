@@ -224,18 +224,22 @@ def gold_row_counts(settings: Settings) -> dict[str, int]:
         }
 
 
-def print_summary(outcome: DagRunOutcome, counts: Mapping[str, int]) -> None:
+def print_summary(settings: Settings, outcome: DagRunOutcome) -> None:
+    """The run's per-layer table and report (from `ops`, written by the DAG's record task),
+    then the gold row counts. Falls back to the metadata DB's task states if the run was not
+    recorded (e.g. the record task itself could not reach the warehouse)."""
+    from medallion.report import report_run
+
     print(f"\nDAG {DAG_ID} run {outcome.run_id}: {outcome.state or 'not recorded'}")
-    print(f"  {'layer':8} {'status':16} {'duration':>9}  tries")
-    for layer in LAYERS:
-        status, duration = outcome.layer(layer)
-        tries = [
-            str(t.try_number)
-            for key, t in sorted(outcome.tasks.items())
-            if key.startswith(f"{layer}.")
-        ]
-        shown = "-" if duration is None else f"{duration:.1f}s"
-        print(f"  {layer:8} {status:16} {shown:>9}  {'/'.join(tries)}")
+    try:
+        report_run(settings, outcome.run_id)
+    except MedallionError as exc:
+        print(f"  (no run report: {exc})")
+        for layer in LAYERS:
+            status, duration = outcome.layer(layer)
+            shown = "-" if duration is None else f"{duration:.1f}s"
+            print(f"  {layer:8} {status:16} {shown:>9}")
+    counts = gold_row_counts(settings)
     if counts:
         print("\nGold rows:")
         for name, n in counts.items():
@@ -267,7 +271,7 @@ def run_pipeline(
         env = dags_test_env(settings)
         env[TOKEN_ENV] = token
         outcome = run_dag(settings, full_refresh=full_refresh, env=env)
-        print_summary(outcome, gold_row_counts(settings))
+        print_summary(settings, outcome)
     if not outcome.success:
         print(f"DAG run did not succeed (state {outcome.state}).", file=sys.stderr)
         return 1
