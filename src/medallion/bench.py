@@ -304,10 +304,14 @@ class RunRecord:
 
 
 def _timed(fn: Callable[[], tuple[bool, str | None, dict[str, Any]]]) -> RunRecord:
+    """Run ``fn`` timed, sampling the child tree's RSS; the 1-min load average rides along
+    because on a shared machine it is what explains an outlier."""
+    load = round(os.getloadavg()[0], 2)
     with TreeRssSampler() as sampler:
         started = time.perf_counter()
         ok, error, detail = fn()
         seconds = time.perf_counter() - started
+    detail["load_avg_1m_at_start"] = load
     return RunRecord(seconds, sampler.peak_mb, ok, error, detail)
 
 
