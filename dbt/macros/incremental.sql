@@ -18,10 +18,12 @@
 {%- endmacro %}
 
 
-{#- How far back (hours) an incremental run looks before its last batch: rows whose
+{#- How far back (minutes) an incremental run looks before its last batch: rows whose
     _loaded_at is earlier than the last batch by less than this are read again (a load
-    that committed late, clocks that differ). Re-reading is harmless: rows are replaced
-    by key. MEDALLION_INCREMENTAL_LOOKBACK_HOURS, default 1. -#}
-{% macro lookback_hours() -%}
-    {{ return(env_var('MEDALLION_INCREMENTAL_LOOKBACK_HOURS', '1') | int) }}
+    stamped before a run started but committed after it, clocks of the loader and the
+    workers that differ). Re-reading is harmless: rows are replaced by key. On DuckDB
+    loads and runs cannot overlap (one writer), so 0 is exact there.
+    MEDALLION_INCREMENTAL_LOOKBACK_MINUTES, default 15. -#}
+{% macro lookback_minutes() -%}
+    {{ return(env_var('MEDALLION_INCREMENTAL_LOOKBACK_MINUTES', '15') | int) }}
 {%- endmacro %}

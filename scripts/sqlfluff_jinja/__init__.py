@@ -51,7 +51,7 @@ medallion = SimpleNamespace(
     type_long_text=lambda: "nvarchar(max)",
     utc_now=lambda: "cast(sysutcdatetime() as datetime2(6))",
     quarantine_reasons=_quarantine_reasons,
-    lookback_hours=lambda: 1,
+    lookback_minutes=lambda: 15,
     batch_at=lambda: "cast('2024-01-01 00:00:00.000000' as datetime2(6))",
 )
 

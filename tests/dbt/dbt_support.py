@@ -80,7 +80,7 @@ def dbt_env(
             "MEDALLION_DUCKDB_MEMORY_LIMIT": "1GB",
             # Loads and runs follow each other within seconds here: an incremental run reads
             # exactly what was loaded after its last batch.
-            "MEDALLION_INCREMENTAL_LOOKBACK_HOURS": "0",
+            "MEDALLION_INCREMENTAL_LOOKBACK_MINUTES": "0",
             "DBT_PROFILES_DIR": str(DBT_DIR),
             "DBT_PROJECT_DIR": str(DBT_DIR),
             "DBT_TARGET_PATH": str(work_dir / "target"),

@@ -130,7 +130,7 @@ def test_incremental_runs_compile_to_tsql(tmp_path: Path) -> None:
     for f in files:
         sql = f.read_text()
         assert "> watermark.changed_after" in sql, f.stem  # reads only what changed
-        assert re.search(r"dateadd\(\s*hour,\s*-?\d+,", sql), f.stem  # the lookback window
+        assert re.search(r"dateadd\(\s*minute,\s*-?\d+,", sql), f.stem  # the lookback window
         assert tsql_problems(sql) == [], f.stem
 
 

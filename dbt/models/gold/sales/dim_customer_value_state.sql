@@ -5,7 +5,7 @@
     customer whose type, name or territory changed.
     A customer with no counted order left stays as a row with order_count = 0:
     dim_customer_value hides it, publish_layer deletes it. -#}
-{%- set lookback_hours = medallion.lookback_hours() -%}
+{%- set lookback_minutes = medallion.lookback_minutes() -%}
 
 -- depends_on: {{ ref('slv_orders_quarantine') }}
 -- depends_on: {{ ref('order_keys_state') }}
@@ -46,7 +46,7 @@ previous_state as (
 
 watermark as (
 
-    select {{ dbt.dateadd('hour', -lookback_hours, 'max(_batch_at)') }} as changed_after
+    select {{ dbt.dateadd('minute', -lookback_minutes, 'max(_batch_at)') }} as changed_after
     from previous_state
 
 ),

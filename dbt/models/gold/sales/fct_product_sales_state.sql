@@ -4,7 +4,7 @@
     (re)published since has or had a line of (order_keys_state), and every product whose
     name, number, category or standard cost changed. A product with no counted sale left stays as a row with
     order_count = 0: fct_product_sales hides it, publish_layer deletes it. -#}
-{%- set lookback_hours = medallion.lookback_hours() -%}
+{%- set lookback_minutes = medallion.lookback_minutes() -%}
 
 -- depends_on: {{ ref('slv_orders_quarantine') }}
 -- depends_on: {{ ref('order_keys_state') }}
@@ -51,7 +51,7 @@ previous_state as (
 
 watermark as (
 
-    select {{ dbt.dateadd('hour', -lookback_hours, 'max(_batch_at)') }} as changed_after
+    select {{ dbt.dateadd('minute', -lookback_minutes, 'max(_batch_at)') }} as changed_after
     from previous_state
 
 ),

@@ -7,7 +7,7 @@
     A recomputed group with no counted order left (its only order was cancelled, say)
     stays as a row with order_count = 0: fct_sales_daily hides it, and publish_layer
     deletes it from gold.fct_sales_daily. -#}
-{%- set lookback_hours = medallion.lookback_hours() -%}
+{%- set lookback_minutes = medallion.lookback_minutes() -%}
 
 -- depends_on: {{ ref('slv_orders_quarantine') }}
 -- depends_on: {{ ref('order_keys_state') }}
@@ -54,7 +54,7 @@ previous_state as (
 
 watermark as (
 
-    select {{ dbt.dateadd('hour', -lookback_hours, 'max(_batch_at)') }} as changed_after
+    select {{ dbt.dateadd('minute', -lookback_minutes, 'max(_batch_at)') }} as changed_after
     from previous_state
 
 ),

@@ -6,7 +6,7 @@
     Incremental: the orders silver (re)published since the last batch are replaced by
     sales_order_id with their old combinations plus their current ones (union: no
     duplicates), so the table grows with key changes, not with runs. -#}
-{%- set lookback_hours = medallion.lookback_hours() -%}
+{%- set lookback_minutes = medallion.lookback_minutes() -%}
 
 -- depends_on: {{ ref('slv_orders_quarantine') }}
 -- depends_on: {{ ref('slv_order_lines_quarantine') }}
@@ -47,7 +47,7 @@ previous_keys as (
 
 watermark as (
 
-    select {{ dbt.dateadd('hour', -lookback_hours, 'max(_batch_at)') }} as changed_after
+    select {{ dbt.dateadd('minute', -lookback_minutes, 'max(_batch_at)') }} as changed_after
     from previous_keys
 
 ),

@@ -27,7 +27,7 @@
         'orders.territory_id is not null and territories.territory_id is null'],
     ['duplicate_sales_order_number', 'orders.sales_order_number_rank > 1'],
 ] -%}
-{%- set lookback_hours = medallion.lookback_hours() %}
+{%- set lookback_minutes = medallion.lookback_minutes() %}
 
 -- depends_on: {{ ref('slv_customers_quarantine') }}
 
@@ -75,7 +75,7 @@ watermark as (
 
     select
         max(_batch_at) as last_batch_at,
-        {{ dbt.dateadd('hour', -lookback_hours, 'max(_batch_at)') }} as changed_after
+        {{ dbt.dateadd('minute', -lookback_minutes, 'max(_batch_at)') }} as changed_after
     from previous_checks
 
 ),

@@ -23,7 +23,7 @@
     ['orphan_product',
         'order_lines.product_id is not null and products.product_id is null'],
 ] -%}
-{%- set lookback_hours = medallion.lookback_hours() -%}
+{%- set lookback_minutes = medallion.lookback_minutes() -%}
 
 -- depends_on: {{ ref('slv_products_quarantine') }}
 
@@ -63,7 +63,7 @@ previous_checks as (
 
 watermark as (
 
-    select {{ dbt.dateadd('hour', -lookback_hours, 'max(_batch_at)') }} as changed_after
+    select {{ dbt.dateadd('minute', -lookback_minutes, 'max(_batch_at)') }} as changed_after
     from previous_checks
 
 ),
