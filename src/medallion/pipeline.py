@@ -65,15 +65,17 @@ class DagRunOutcome:
         return self.state == "success"
 
     def layer(self, layer: str) -> tuple[str, float | None]:
-        """(status, seconds from the run task's start to the test task's end) of a layer."""
-        run = self.tasks.get(f"{layer}.dbt_run_{layer}")
-        test = self.tasks.get(f"{layer}.dbt_test_{layer}")
-        states = [t.state or "none" for t in (run, test) if t is not None]
+        """(status, seconds from the run task's start to the publish task's end) of a layer."""
+        steps = [
+            self.tasks.get(f"{layer}.{step}_{layer}") for step in ("dbt_run", "dbt_test", "publish")
+        ]
+        present = [t for t in steps if t is not None]
+        states = [t.state or "none" for t in present]
         order = ("failed", "upstream_failed", "up_for_retry", "running", "none", "skipped")
         status = next((s for s in order if s in states), "success" if states else "missing")
         duration = None
-        if run is not None and test is not None and run.start and test.end:
-            duration = (test.end - run.start).total_seconds()
+        if present and present[0].start and present[-1].end:
+            duration = (present[-1].end - present[0].start).total_seconds()
         return status, duration
 
 
