@@ -21,9 +21,11 @@
 {#- How far back (minutes) an incremental run looks before its last batch: rows whose
     _loaded_at is earlier than the last batch by less than this are read again (a load
     stamped before a run started but committed after it, clocks of the loader and the
-    workers that differ). Re-reading is harmless: rows are replaced by key. On DuckDB
-    loads and runs cannot overlap (one writer), so 0 is exact there.
-    MEDALLION_INCREMENTAL_LOOKBACK_MINUTES, default 15. -#}
+    workers that differ). Re-reading is harmless: rows are replaced by key, but costs a
+    re-check of everything loaded in the window. On DuckDB a load and a dbt invocation
+    cannot overlap (one writer holds the file; same clock), so 0 is exact and the default
+    there. MEDALLION_INCREMENTAL_LOOKBACK_MINUTES, default 15 (0 on DuckDB). -#}
 {% macro lookback_minutes() -%}
-    {{ return(env_var('MEDALLION_INCREMENTAL_LOOKBACK_MINUTES', '15') | int) }}
+    {%- set default = '0' if target.type == 'duckdb' else '15' -%}
+    {{ return(env_var('MEDALLION_INCREMENTAL_LOOKBACK_MINUTES', default) | int) }}
 {%- endmacro %}

@@ -60,7 +60,9 @@ def results_table(results: Mapping[str, Any]) -> list[str]:
             timed = [r for r in case["runs"] if not r["detail"].get("traced")]
             ratio = (
                 f"{case['median_s'] / floor:.2f}x"
-                if floor and case["median_s"] is not None and name in ("our_dag", "cosmos_dag")
+                if floor
+                and case["median_s"] is not None
+                and name in ("airflow_floor", "our_dag", "cosmos_dag")
                 else ""
             )
             rows.append(
@@ -296,11 +298,20 @@ def render_performance(results: Mapping[str, Any]) -> str:
         if "our_dag" in cases and "dbt_build" in cases:
             ours, floor = cases["our_dag"]["median_s"], cases["dbt_build"]["median_s"]
             if ours is not None and floor is not None:
-                out += [
+                line = (
                     f"At SF {key} our DAG takes {ours - floor:+.1f} s against the bare build "
-                    f"({ours / floor:.2f}x).",
-                    "",
-                ]
+                    f"({ours / floor:.2f}x)."
+                )
+                airflow = (cases.get("airflow_floor") or {}).get("median_s")
+                if airflow is not None:
+                    line += (
+                        f" A DAG of the same shape whose tasks do nothing (`airflow_floor`) "
+                        f"takes {airflow:.1f} s through `airflow dags test`: Airflow's own cost, "
+                        f"{airflow / floor:.2f}x the bare build before any dbt work; the rest of "
+                        f"our DAG's time, {ours - airflow:.1f} s, is {(ours - airflow) / floor:.2f}x"
+                        f" the bare build."
+                    )
+                out += [line, ""]
     out += _cosmos_section(results)
     out += _parse_section(results)
     out += _memory_section(results)

@@ -72,11 +72,13 @@ def test_summary_leaves_failed_and_traced_runs_out_of_min_and_median() -> None:
 
 def test_schedule_runs_dag_cases_in_rounds_and_one_traced_parse_each() -> None:
     order = _schedule(list(CASES), 2)
-    assert order[:6] == [
+    assert order[:8] == [
         ("dbt_build", 0),
+        ("airflow_floor", 0),
         ("our_dag", 0),
         ("cosmos_dag", 0),
         ("dbt_build", 1),
+        ("airflow_floor", 1),
         ("our_dag", 1),
         ("cosmos_dag", 1),
     ]
@@ -175,6 +177,26 @@ def test_targets_pass_and_fail_with_margins() -> None:
     page = render_performance(results)
     assert "**missed**" in page and "met" in page
     assert "| SF 10 | `our_dag` | 140.00 |" in render_results_md(results)
+
+
+def test_ratio_targets_show_the_ratio_without_airflows_floor() -> None:
+    results = _results(
+        {
+            10.0: {
+                "dbt_build": _case("dbt_build", 10.0),
+                "airflow_floor": _case("airflow_floor", 6.0),
+                "our_dag": _case("our_dag", 19.0),
+                "incremental_hour": _case("incremental_hour", 8.0),
+                "full_refresh": _case("full_refresh", 26.0),
+            }
+        }
+    )
+    by = {t["id"]: t for t in results["targets"]}
+    # the target itself is judged on the whole run; the detail separates Airflow's share
+    assert by["dag_vs_dbt_build"]["value"] == pytest.approx(1.9)
+    assert "without it 13.0 s / 10.0 s = 1.30x" in by["dag_vs_dbt_build"]["detail"]
+    assert by["incremental_vs_full_refresh"]["status"] == "fail"
+    assert "without it 2.0 s / 20.0 s = 0.10x" in by["incremental_vs_full_refresh"]["detail"]
 
 
 def test_parse_target_fails_when_parsing_invokes_dbt() -> None:
