@@ -162,6 +162,21 @@ def test_hourly_pair_appends_one_hour_before_each_run(smoke: BenchRun) -> None:
         detail = cases[name]["runs"][0]["detail"]
         assert detail["state"] == "success", name
         assert detail["append"]["details"] and "orders" in detail["append"]["details"][0]
+    # what each run recomputed, counted in the warehouse: a full refresh rewrites every row
+    # of every incremental model, the incremental run only the appended hour's share
+    full = cases["full_refresh"]["runs"][0]["detail"]["batch_rows"]
+    incremental = cases["incremental_hour"]["runs"][0]["detail"]["batch_rows"]
+    assert set(full) == set(incremental) and len(full) >= 4
+    assert all(t["this_batch"] == t["rows"] > 0 for t in full.values()), full
+    recomputed = sum(t["this_batch"] for t in incremental.values())
+    assert 0 < recomputed < sum(t["rows"] for t in incremental.values()) / 2, incremental
+
+
+def test_airflow_floor_runs_a_dag_of_our_shape_doing_nothing(smoke: BenchRun) -> None:
+    ours = smoke.results["scales"][SCALE]["cases"]["our_dag"]["runs"][0]["detail"]
+    floor = smoke.results["scales"][SCALE]["cases"]["airflow_floor"]["runs"][0]["detail"]
+    assert floor["state"] == "success" and floor["returncode"] == 0
+    assert floor["tasks"] == len(ours["task_seconds"]) == floor["task_states"]["success"]
 
 
 def test_targets_are_evaluated_with_status(smoke: BenchRun) -> None:
