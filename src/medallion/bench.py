@@ -837,10 +837,9 @@ def cosmos_setup(
 ) -> CosmosSetup:
     """Cosmos' own AIRFLOW_HOME and dags folder."""
     dag_file = write_cosmos_dag(settings, home / "dags", venv)
-    base = {k: v for k, v in base_env.items() if k != "PYTHONPATH"}  # no leak into cosmos' venv
-    csettings, env = _own_airflow(settings, venv, home, dag_file, base)
+    csettings, env = _own_airflow(settings, venv, home, dag_file, base_env)
     env["AIRFLOW__COSMOS__CACHE_DIR"] = str(home / "cache")
-    env.pop("PYTHONPATH", None)
+    env.pop("PYTHONPATH", None)  # nothing of this venv's packages leaks into cosmos' own
     return CosmosSetup(venv, csettings, dag_file, env)
 
 
