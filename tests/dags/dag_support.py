@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -165,6 +166,30 @@ def webhook_posts(http: HttpReceiver) -> list[Any]:
     return [p for path, p in http.posts if path.startswith("/hook/")]
 
 
+def mail_text(message: Any) -> str:
+    """Headers and decoded bodies of an email (bodies travel base64-encoded)."""
+    parts = [f"{k}: {v}" for k, v in message.items()]
+    for part in message.walk():
+        payload = part.get_payload(decode=True)
+        if payload:
+            parts.append(payload.decode("utf-8", "replace"))
+    return "\n".join(parts)
+
+
+def xcom_summaries(airflow_home: Path, run_id: str) -> dict[str, dict[str, Any]]:
+    """The `dbt_summary` XCom of every dbt task of a run (its last try), from Airflow's
+    metadata DB."""
+    with sqlite3.connect(airflow_home / "airflow.db") as con:
+        rows = con.execute(
+            "select task_id, value from xcom where run_id = ? and key = 'dbt_summary'", (run_id,)
+        ).fetchall()
+    out = {}
+    for task_id, value in rows:
+        data = json.loads(value)
+        out[task_id] = json.loads(data) if isinstance(data, str) else data
+    return out
+
+
 @pytest.fixture(scope="session")
 def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated Airflow metadata DB for the whole session (migration costs seconds)."""
@@ -218,15 +243,16 @@ class Pipeline:
             return con.execute(sql).fetchall()
 
 
-@pytest.fixture
-def pipeline(tmp_path: Path, airflow_home: Path) -> Pipeline:
-    project = tmp_path / "dbt"
+def mini_pipeline(root: Path, airflow_home: Path, warehouse: Path) -> Pipeline:
+    """A pipeline world in ``root`` running a copy of the mini dbt project on ``warehouse``:
+    one thread, 1 s retry delays, a shared AIRFLOW_HOME."""
+    project = root / "dbt"
     shutil.copytree(MINI_PROJECT, project)
     env = {
         **clean_env(),
         "MEDALLION_PROJECT_ROOT": str(REPO),
-        "MEDALLION_HOME": str(tmp_path / "home"),
-        "MEDALLION_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+        "MEDALLION_HOME": str(root / "home"),
+        "MEDALLION_WAREHOUSE": str(warehouse),
         "MEDALLION_DBT_PROJECT_DIR": str(project),
         "MEDALLION_AIRFLOW_HOME": str(airflow_home),
         "MEDALLION_DUCKDB_THREADS": "1",
@@ -235,4 +261,9 @@ def pipeline(tmp_path: Path, airflow_home: Path) -> Pipeline:
         "MEDALLION_MAX_RETRY_DELAY_SECONDS": "4",
         "MEDALLION_EXECUTION_TIMEOUT_SECONDS": "300",
     }
-    return Pipeline(root=tmp_path, env=env)
+    return Pipeline(root=root, env=env)
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path, airflow_home: Path) -> Pipeline:
+    return mini_pipeline(tmp_path, airflow_home, tmp_path / "warehouse.duckdb")

@@ -7,19 +7,19 @@ what landed in the warehouse, and what the alert receivers got.
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from dag_support import (
     SENTINELS,
     alert_env,
+    mail_text,
     seed_orders,
     slack_posts,
     webhook_posts,
+    xcom_summaries,
 )
 
 pytestmark = pytest.mark.e2e
@@ -32,33 +32,9 @@ DBT_TASKS = [
 TASKS = [*DBT_TASKS, "record_run"]
 
 
-def mail_text(message: Any) -> str:
-    """Headers and decoded bodies of an email (bodies travel base64-encoded)."""
-    parts = [f"{k}: {v}" for k, v in message.items()]
-    for part in message.walk():
-        payload = part.get_payload(decode=True)
-        if payload:
-            parts.append(payload.decode("utf-8", "replace"))
-    return "\n".join(parts)
-
-
 def bodies(receiver: Any) -> list[Any]:
     """Request bodies only: a webhook URL's own path is where its token belongs."""
     return [payload for _, payload in receiver.posts]
-
-
-def _xcom_summaries(pipeline: Any, run_id: str) -> dict[str, Any]:
-    """The `dbt_summary` XComs of a run, read from Airflow's metadata DB."""
-    db = Path(pipeline.env["MEDALLION_AIRFLOW_HOME"]) / "airflow.db"
-    with sqlite3.connect(db) as con:
-        rows = con.execute(
-            "select task_id, value from xcom where run_id = ? and key = 'dbt_summary'", (run_id,)
-        ).fetchall()
-    out = {}
-    for task_id, value in rows:
-        data = json.loads(value)
-        out[task_id] = json.loads(data) if isinstance(data, str) else data
-    return out
 
 
 def _no_secrets(*blobs: Any) -> None:
@@ -87,7 +63,7 @@ def test_run_succeeds_populates_gold_and_flags_sla(pipeline, http_receiver, smtp
     results = list(artifacts.glob("*/bronze.dbt_run_bronze/try_1/run_results.json"))
     assert len(results) == 1
 
-    xcoms = _xcom_summaries(pipeline, outcome.run_id)
+    xcoms = xcom_summaries(pipeline.settings.airflow_home, outcome.run_id)
     assert sorted(xcoms) == sorted(DBT_TASKS)
     assert xcoms["gold.dbt_run_gold"]["success"] is True
     assert xcoms["gold.dbt_run_gold"]["invocations"][0]["nodes"][0]["name"] == "fct_sales_daily"

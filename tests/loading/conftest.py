@@ -16,7 +16,7 @@ import pytest
 
 from medallion.config import Settings
 from medallion.loading import generator, staging
-from medallion.loading.catalog import BOOL, TABLES, TIMESTAMP, Table
+from medallion.loading.catalog import TABLES, Table
 
 REPO = Path(__file__).resolve().parents[2]
 UTF16_TERMINATED = {"sales.Store", "production.ProductModel", "person.Person"}
@@ -50,23 +50,6 @@ def real_data() -> Path:
     return path
 
 
-def _text_rows(con: duckdb.DuckDBPyConnection, table: Table) -> list[list[str]]:
-    """Rows as the exports write them: bools 0/1, datetimes with milliseconds, NULL empty."""
-    exprs = []
-    for col in table.columns:
-        ref = staging.quote(col.name)
-        if col.type == BOOL:
-            exprs.append(f"{ref}::integer::varchar")
-        elif col.type == TIMESTAMP:
-            exprs.append(f"strftime({ref}, '%Y-%m-%d %H:%M:%S.%g')")
-        else:
-            exprs.append(f"{ref}::varchar")
-    rows = con.execute(
-        f"select {', '.join(exprs)} from {staging.staging_relation(table)} order by all"
-    ).fetchall()
-    return [["" if v is None else v for v in row] for row in rows]
-
-
 @pytest.fixture(scope="session")
 def export_rows() -> dict[str, list[list[str]]]:
     """Text rows of every table of a tiny synthetic data set, one ProductModel multi-line."""
@@ -78,7 +61,7 @@ def export_rows() -> dict[str, list[list[str]]]:
         "set Instructions = ? where ProductModelID = 1",
         [MULTILINE_XML],
     )
-    rows = {t.qualified: _text_rows(con, t) for t in TABLES}
+    rows = {t.qualified: staging.export_text_rows(con, t) for t in TABLES}
     con.close()
     return rows
 

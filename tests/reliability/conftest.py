@@ -19,11 +19,11 @@ from medallion.config import Settings
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dags"))
 
 from dag_support import (
-    MINI_PROJECT,
     REPO,
     Pipeline,
     clean_env,
     http_receiver,
+    mini_pipeline,
     smtp_receiver,
 )
 from faults import (
@@ -66,22 +66,7 @@ def pipeline(tmp_path: Path, suite_root: Path, airflow_home: Path) -> Pipeline:
     for leftover in warehouse.parent.glob("warehouse.duckdb*"):
         if not leftover.name.endswith(".pipeline.lock"):
             leftover.unlink()
-    project = tmp_path / "dbt"
-    shutil.copytree(MINI_PROJECT, project)
-    env = {
-        **clean_env(),
-        "MEDALLION_PROJECT_ROOT": str(REPO),
-        "MEDALLION_HOME": str(tmp_path / "home"),
-        "MEDALLION_WAREHOUSE": str(warehouse),
-        "MEDALLION_DBT_PROJECT_DIR": str(project),
-        "MEDALLION_AIRFLOW_HOME": str(airflow_home),
-        "MEDALLION_DUCKDB_THREADS": "1",
-        "MEDALLION_DUCKDB_MEMORY_LIMIT": "1GB",
-        "MEDALLION_RETRY_DELAY_SECONDS": "1",
-        "MEDALLION_MAX_RETRY_DELAY_SECONDS": "4",
-        "MEDALLION_EXECUTION_TIMEOUT_SECONDS": "300",
-    }
-    return Pipeline(root=tmp_path, env=env)
+    return mini_pipeline(tmp_path, airflow_home, warehouse)
 
 
 @pytest.fixture(scope="session")

@@ -14,10 +14,8 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from dag_support import SENTINELS
+from dag_support import SENTINELS, xcom_summaries
 
 from medallion.config import Settings
 from medallion.loading import generator, staging
-from medallion.loading.catalog import BOOL, TABLES, TIMESTAMP, Table
+from medallion.loading.catalog import TABLES
 from medallion.pipeline import DagRunOutcome, dags_test_env, run_dag
 
 SCALE = float(os.environ.get("MEDALLION_RELIABILITY_SCALE") or 0.03)
@@ -51,23 +49,6 @@ SECRETS = {**SENTINELS, "mssql": MSSQL_PASSWORD}
 # --------------------------------------------------------------------------- export
 
 
-def _text_rows(con: duckdb.DuckDBPyConnection, table: Table) -> list[list[str]]:
-    """Rows as exports write them: booleans 0/1, datetimes with milliseconds, NULL empty."""
-    exprs = []
-    for col in table.columns:
-        ref = staging.quote(col.name)
-        if col.type == BOOL:
-            exprs.append(f"{ref}::integer::varchar")
-        elif col.type == TIMESTAMP:
-            exprs.append(f"strftime({ref}, '%Y-%m-%d %H:%M:%S.%g')")
-        else:
-            exprs.append(f"{ref}::varchar")
-    rows = con.execute(
-        f"select {', '.join(exprs)} from {staging.staging_relation(table)} order by all"
-    ).fetchall()
-    return [["" if v is None else v for v in row] for row in rows]
-
-
 def write_synthetic_export(root: Path, scale: float = SCALE, seed: int = SEED) -> Path:
     """The synthetic data set as a headered CSV export in ``root``."""
     real = os.environ.get("MEDALLION_RELIABILITY_SOURCE")
@@ -83,7 +64,7 @@ def write_synthetic_export(root: Path, scale: float = SCALE, seed: int = SEED) -
             with (folder / f"{table.name}.csv").open("w", encoding="utf-8", newline="") as fh:
                 writer = csv.writer(fh, lineterminator="\n")
                 writer.writerow(table.column_names)
-                writer.writerows(_text_rows(con, table))
+                writer.writerows(staging.export_text_rows(con, table))
     finally:
         con.close()
     return root
@@ -312,14 +293,4 @@ class World:
 
     def summaries(self, run_id: str) -> dict[str, dict[str, Any]]:
         """The `dbt_summary` XCom of every dbt task of a run (its last try)."""
-        db = self.settings.airflow_home / "airflow.db"
-        with sqlite3.connect(db) as con:
-            rows = con.execute(
-                "select task_id, value from xcom where run_id = ? and key = 'dbt_summary'",
-                (run_id,),
-            ).fetchall()
-        out = {}
-        for task_id, value in rows:
-            data = json.loads(value)
-            out[task_id] = json.loads(data) if isinstance(data, str) else data
-        return out
+        return xcom_summaries(self.settings.airflow_home, run_id)

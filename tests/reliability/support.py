@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from dag_support import alert_env, slack_posts, webhook_posts
+from dag_support import alert_env, mail_text, slack_posts, webhook_posts
 from faults import GOLD, SECRETS, World
 from scenarios import dumps, files_under, leaks, read_all
 
@@ -28,15 +28,6 @@ class Observed:
     def state(self, task: str) -> tuple[str | None, int]:
         t = self.outcome.tasks[task]
         return t.state, t.try_number
-
-
-def mail_text(message: Any) -> str:
-    parts = [f"{k}: {v}" for k, v in message.items()]
-    for part in message.walk():
-        payload = part.get_payload(decode=True)
-        if payload:
-            parts.append(payload.decode("utf-8", "replace"))
-    return "\n".join(parts)
 
 
 def run_scenario(

@@ -14,6 +14,7 @@ from typing import Any
 
 import psutil
 import pytest
+from dag_support import mail_text
 from faults import BASELINE_DATE, GOLD, SECRETS, World
 from scenarios import (
     describe_alerts,
@@ -24,7 +25,7 @@ from scenarios import (
     leaks,
     read_all,
 )
-from support import gold_and_silver, mail_text, run_scenario
+from support import gold_and_silver, run_scenario
 
 from medallion.lock import lock_path
 from medallion.pipeline import _last_run_pk, read_dag_run

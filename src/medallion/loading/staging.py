@@ -65,6 +65,23 @@ def staging_relation(table: Table) -> str:
     return f"{table.schema}.{quote(STAGE_PREFIX + table.name)}"
 
 
+def export_text_rows(con: duckdb.DuckDBPyConnection, table: Table) -> list[list[str]]:
+    """``table``'s staged rows spelled as a headered CSV export spells them, in a stable order:
+    booleans 0/1, datetimes with milliseconds, NULL empty. What :func:`stage_file` reads
+    back; the tests write exports of synthetic data with it."""
+    exprs = []
+    for col in table.columns:
+        ref = quote(col.name)
+        if col.type == BOOL:
+            exprs.append(f"{ref}::integer::varchar")
+        elif col.type == TIMESTAMP:
+            exprs.append(f"strftime({ref}, '%Y-%m-%d %H:%M:%S.%g')")
+        else:
+            exprs.append(f"{ref}::varchar")
+    rows = con.execute(f"select {', '.join(exprs)} from {staging_relation(table)} order by all")
+    return [["" if v is None else v for v in row] for row in rows.fetchall()]
+
+
 def create_staging_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Empty typed staging tables for every catalog table; leftovers of a crashed load go."""
     for schema in sorted({t.schema for t in TABLES}):
