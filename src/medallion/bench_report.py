@@ -477,8 +477,9 @@ def write_outputs(results: Mapping[str, Any], out_dir: Path, docs_file: Path | N
 
 
 def render_only(out_dir: Path, docs_file: Path) -> list[Path]:
-    """Re-render results.md and the docs from an existing results.json."""
-    from medallion.bench import validate_results
+    """Re-render results.md and the docs from an existing results.json, judging its
+    measurements against the targets again (the measurements themselves are unchanged)."""
+    from medallion.bench import evaluate_targets, validate_results
     from medallion.errors import MedallionError
 
     path = out_dir / "results.json"
@@ -487,4 +488,5 @@ def render_only(out_dir: Path, docs_file: Path) -> list[Path]:
     except (OSError, json.JSONDecodeError) as exc:
         raise MedallionError(f"cannot read {path}: {exc}; run `medallion bench` first") from None
     validate_results(results)
+    results["targets"] = evaluate_targets(results)
     return write_outputs(results, out_dir, docs_file)

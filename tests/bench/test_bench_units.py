@@ -199,6 +199,25 @@ def test_ratio_targets_show_the_ratio_without_airflows_floor() -> None:
     assert "without it 2.0 s / 20.0 s = 0.10x" in by["incremental_vs_full_refresh"]["detail"]
 
 
+def test_incremental_target_shows_the_fixed_cost_outside_sql_execution() -> None:
+    profile = {"wall_s": 17.0, "segments": {"airflow_startup": 3.0, "sql_execution": 5.0}}
+    results = _results(
+        {
+            10.0: {
+                "incremental_hour": _case("incremental_hour", 17.0, profile=profile),
+                "full_refresh": _case("full_refresh", 20.0),
+            }
+        }
+    )
+    detail = next(t for t in results["targets"] if t["id"] == "incremental_vs_full_refresh")[
+        "detail"
+    ]
+    assert (
+        "spent 12.0 s outside SQL execution (Airflow, task and dbt start-up), 60% of the full refresh"
+        in detail
+    )
+
+
 def test_parse_target_fails_when_parsing_invokes_dbt() -> None:
     results = _results({1.0: {"parse_ours": _parse_runs(0.03, [["ls", "--output", "json"]])}})
     parse = next(t for t in results["targets"] if t["id"] == "parse")
