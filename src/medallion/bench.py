@@ -1472,13 +1472,18 @@ def _ratio_target(
     )
 
 
-def _recomputed_rows(results: Mapping[str, Any], scale: float, case: str) -> int | None:
-    """Rows the incremental models (re)computed in the case's median run (see batch_rows)."""
+def _median_detail(results: Mapping[str, Any], scale: float, case: str) -> Mapping[str, Any]:
+    """The detail (profile, batch_rows...) of the case's median run; empty if it has none."""
     from medallion.bench_report import median_run
 
     found = _case(results, scale, case)
     run = median_run(found) if found else None
-    counts = (run or {}).get("detail", {}).get("batch_rows")
+    return (run or {}).get("detail", {})
+
+
+def _recomputed_rows(results: Mapping[str, Any], scale: float, case: str) -> int | None:
+    """Rows the incremental models (re)computed in the case's median run (see batch_rows)."""
+    counts = _median_detail(results, scale, case).get("batch_rows")
     return sum(t["this_batch"] for t in counts.values()) if counts else None
 
 
@@ -1488,11 +1493,8 @@ def _fixed_cost_bound(
     """The lower bound of ``case``: its median run's wall time less its SQL execution
     segment (Airflow, task start-up, dbt start-up: paid whatever the data), in seconds and
     as a fraction of ``den``'s median."""
-    from medallion.bench_report import median_run
-
-    found, other = _case(results, scale, case), _case(results, scale, den)
-    run = median_run(found) if found else None
-    profile = (run or {}).get("detail", {}).get("profile") or {}
+    other = _case(results, scale, den)
+    profile = _median_detail(results, scale, case).get("profile") or {}
     sql = profile.get("segments", {}).get("sql_execution")
     if sql is None or not profile.get("wall_s") or not other or not other["median_s"]:
         return None
