@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from medallion.names import DAG_ID
+
 log = logging.getLogger(__name__)
 
 
@@ -172,7 +174,7 @@ def deadline_event(context: Mapping[str, Any] | None) -> Any:
     deadline = context.get("deadline") or {}
     return AlertEvent(
         kind="deadline_missed",
-        dag_id=str(dag_run.get("dag_id") or "dbt_transform"),
+        dag_id=str(dag_run.get("dag_id") or DAG_ID),
         run_id=dag_run.get("dag_run_id") or dag_run.get("run_id"),
         logical_date=_iso(dag_run.get("logical_date")),
         state=dag_run.get("state"),

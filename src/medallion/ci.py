@@ -4,12 +4,13 @@ The workflow steps stay one line each (`python -m medallion.ci retry -- medallio
 bronze`, `python -m medallion.ci notify-slack`) and the behaviour lives here, unit-tested.
 
 retry
-    Runs a command and retries a non-zero exit up to ``--retries`` more times, waiting
-    ``--delay`` seconds, then ``--delay * --factor``, ... (capped by ``--max-delay``).
-    Exit codes given with ``--no-retry-on`` end the step at once: a failed quality gate
-    (exit 1 of `medallion layer test`) is not transient, so waiting and re-running it only
-    delays the alert. The workflows wrap only the *run* steps; test steps are not wrapped.
-    The final exit code is the command's own (128 + N when it died of signal N).
+    Runs a command and retries it while it exits with a transient code (``--retry-on``, by
+    default 75, the exit code every ``medallion`` command uses for a transient failure; see
+    `medallion.errors`), up to ``--retries`` more times, waiting ``--delay`` seconds, then
+    ``--delay * --factor``, ... (capped by ``--max-delay``). Any other non-zero exit ends the
+    step at once: a failed quality gate (1) or a permanent error (2) does not heal by waiting,
+    and re-running it only delays the alert. The final exit code is the command's own
+    (128 + N when it died of signal N).
 
 notify-slack
     Posts the failure of a workflow run to the incoming webhook in ``SLACK_WEBHOOK_URL``:
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medallion.errors import MedallionError
+from medallion.errors import EXIT_TRANSIENT, MedallionError
 from medallion.redact import scrub
 
 if TYPE_CHECKING:
@@ -93,11 +94,12 @@ def run_with_retry(
     delay: float = 30.0,
     factor: float = 2.0,
     max_delay: float = 600.0,
-    no_retry_on: frozenset[int] = frozenset(),
+    retry_on: frozenset[int] = frozenset({EXIT_TRANSIENT}),
     sleep: Callable[[float], None] = time.sleep,
     run: Callable[[Sequence[str]], int] = _run_once,
 ) -> int:
-    """Runs argv up to 1 + retries times; returns the exit code of the last attempt."""
+    """Runs argv up to 1 + retries times while it exits with a code in retry_on; returns the
+    exit code of the last attempt."""
     if not argv:
         raise ValueError("retry: no command given")
     waits = backoff_delays(retries, delay, factor, max_delay)
@@ -109,10 +111,11 @@ def run_with_retry(
             if attempt > 1:
                 _annotate("notice", f"'{shown}' succeeded on attempt {attempt} of {attempts}")
             return 0
-        if code in no_retry_on:
+        if code not in retry_on:
             _annotate(
                 "error",
-                f"'{shown}' exited {code}, which is not retried (not a transient failure)",
+                f"'{shown}' exited {code}, which is not retried (not a transient failure; "
+                f"retried: {', '.join(map(str, sorted(retry_on)))})",
             )
             return code
         if attempt == attempts:
@@ -360,11 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("--factor", type=float, default=2.0, help="backoff multiplier")
     retry.add_argument("--max-delay", type=float, default=600.0, help="longest wait in seconds")
     retry.add_argument(
-        "--no-retry-on",
+        "--retry-on",
         type=_exit_codes,
-        default=frozenset(),
+        default=frozenset({EXIT_TRANSIENT}),
         metavar="CODES",
-        help="comma-separated exit codes that end the step at once (e.g. 1)",
+        help=f"comma-separated exit codes that are retried (default {EXIT_TRANSIENT}: "
+        "transient); any other code ends the step at once",
     )
     retry.add_argument("cmd", nargs=argparse.REMAINDER, help="-- command and its arguments")
 
@@ -398,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             delay=args.delay,
             factor=args.factor,
             max_delay=args.max_delay,
-            no_retry_on=args.no_retry_on,
+            retry_on=args.retry_on,
         )
     if args.command == "plan-layers":
         return _plan_layers_cli(args.layers, os.environ)

@@ -11,10 +11,9 @@ import os
 import sys
 from pathlib import Path
 
-from medallion.config import LAYERS, TARGETS, Settings
-from medallion.errors import MedallionError
-
-STEPS = ("run", "test", "publish")  # mirrors medallion.dbt.STEPS; not imported: fast --help
+from medallion.config import TARGETS, Settings
+from medallion.errors import EXIT_DATA, EXIT_TRANSIENT, ConfigError, MedallionError, exit_code
+from medallion.names import LAYERS, STEPS
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -29,18 +28,23 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_load(args: argparse.Namespace, settings: Settings) -> int:
-    from medallion.loading.api import load
+    from medallion.loading.api import hourly_feed, load
     from medallion.lock import pipeline_lock
 
     with pipeline_lock(settings, owner="medallion load"):
-        report = load(
-            settings,
-            source=args.source,
-            scale=args.scale,
-            seed=args.seed,
-            append_hours=args.append_hours,
-            force=args.force,
-        )
+        if args.hourly:
+            if args.source is not None or args.append_hours:
+                raise ConfigError("--hourly chooses the load itself: drop --source/--append-hours")
+            report = hourly_feed(settings, scale=args.scale, seed=args.seed)
+        else:
+            report = load(
+                settings,
+                source=args.source,
+                scale=args.scale,
+                seed=args.seed,
+                append_hours=args.append_hours,
+                force=args.force,
+            )
     report.print()
     return 0
 
@@ -67,23 +71,17 @@ def _cmd_layer(args: argparse.Namespace, settings: Settings) -> int:
     """What DAG task dbt_<step>_<layer> (publish_<layer>) runs, through the same runner; CI
     calls it per step.
 
-    Exit 1 when the data failed its tests (do not retry), 2 when dbt could not run (retry).
+    Exit codes as everywhere (`medallion.errors`): 1 the data failed its tests, 2 a permanent
+    error, 75 a transient one (the only one worth a retry).
     """
     import logging
 
     from medallion.dbt import adhoc_artifacts_dir, run_step
-    from medallion.errors import DataQualityError
+    from medallion.names import task_name
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    task = f"publish_{args.layer}" if args.step == "publish" else f"dbt_{args.step}_{args.layer}"
-    artifacts = adhoc_artifacts_dir(settings, task)
-    try:
-        run_step(
-            settings, args.step, args.layer, artifacts=artifacts, full_refresh=args.full_refresh
-        )
-    except DataQualityError as exc:
-        print(f"data quality failure: {exc}", file=sys.stderr)
-        return 1
+    artifacts = adhoc_artifacts_dir(settings, task_name(args.layer, args.step))
+    run_step(settings, args.step, args.layer, artifacts=artifacts, full_refresh=args.full_refresh)
     return 0
 
 
@@ -155,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--append-hours", type=int, default=0, help="append H hours of new synthetic orders"
     )
     load.add_argument("--force", action="store_true", help="reload even if already loaded")
+    load.add_argument(
+        "--hourly",
+        action="store_true",
+        help="the scheduled feed: a synthetic base load into an empty warehouse, else one "
+        "appended hour (DuckDB)",
+    )
     load.set_defaults(handler=_cmd_load)
 
     build = sub.add_parser("build", help="dbt build of every layer, without Airflow")
@@ -168,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     layer = sub.add_parser(
         "layer",
-        help="run, test or publish one layer exactly as the DAG task does (exit 1: data, 2: infra)",
+        help="run, test or publish one layer exactly as the DAG task does "
+        "(exit 1: data, 2: permanent error, 75: transient, retry)",
     )
     layer.add_argument("step", choices=STEPS)
     layer.add_argument("layer", choices=LAYERS)
@@ -232,8 +237,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(env)
         return args.handler(args, settings)
     except MedallionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        kind = {EXIT_DATA: "data quality failure", EXIT_TRANSIENT: "transient error"}
+        code = exit_code(exc)
+        print(f"{kind.get(code, 'error')}: {exc}", file=sys.stderr)
+        return code
     except KeyboardInterrupt:
         return 130
 

@@ -35,8 +35,10 @@ gold.
 crash) are retried: 2 retries, 5 min then 10 min (exponential, x2, capped at 30 min), each
 try limited to 30 min. A retry re-runs only the nodes the failed try left failed or skipped,
 planned from that try's results in Airflow object storage (`MEDALLION_STATE_URL`; XComs are
-cleared when a try starts). A missing source table or column fails bronze at once
-(`SourceStructureError`). Every dbt task holds the warehouse's pipeline lock
+cleared when a try starts). Failures that waiting cannot fix fail at once: a missing
+source table or column (`SourceStructureError`), a compile error or a relation a model reads
+that does not exist (`DbtProjectError`), a bad setting. The CLI and the GitHub workflows use
+the same classes (exit 1 data, 2 permanent, 75 transient; `medallion.errors`). Every dbt task holds the warehouse's pipeline lock
 (`medallion.lock`). Alerts go to the log and to every configured channel (Slack, email,
 JSON webhook): failure with the failing dbt nodes and next steps, retry notices,
 "recovered after n tries", per-task SLA (20 min) misses, and a DAG-run deadline (run not
@@ -55,12 +57,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from medallion.config import LAYERS, RetryPolicy, Settings
+from medallion.config import RetryPolicy, Settings
+from medallion.names import DAG_ID, LAYERS, RECORD_TASK, STEPS, task_name
 
 if TYPE_CHECKING:
     from airflow.sdk import DAG
 
-DAG_ID = "dbt_transform"
 OWNER = "data-platform"
 TAGS = ["medallion", "dbt", "adventureworks"]
 START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
@@ -152,14 +154,14 @@ def task_doc(step: str, layer: str) -> str:
 def dbt_step_task(layer: str, step: str, **context: Any) -> None:
     """Task callable: run one layer step through the runner, push its summary to XCom.
 
-    Data-quality failures become ``AirflowFailException`` (fail now, no retry); dbt unable to
-    run stays a retriable error. The summary goes to XCom key ``dbt_summary`` on every try,
+    Only a :class:`~medallion.errors.TransientError` stays retriable; every other failure
+    (data quality, project, configuration) becomes ``AirflowFailException`` (fail now). The summary goes to XCom key ``dbt_summary`` on every try,
     failed or not, so the report and ops tasks never need this worker's disk.
     """
     from airflow.sdk.exceptions import AirflowFailException
 
     from medallion import dbt, try_state
-    from medallion.errors import ConfigError, DataQualityError, MedallionError
+    from medallion.errors import MedallionError, TransientError
     from medallion.lock import pipeline_lock
 
     ti = context["ti"]
@@ -176,7 +178,7 @@ def dbt_step_task(layer: str, step: str, **context: Any) -> None:
             )  # fmt: skip
     except MedallionError as exc:
         result = getattr(exc, "result", None)
-        final = isinstance(exc, DataQualityError | ConfigError)
+        final = not isinstance(exc, TransientError)
         if result is not None:
             ti.xcom_push(key=dbt.SUMMARY_XCOM_KEY, value=result.to_dict())
             will_retry = not final and ti.try_number <= (getattr(ti, "max_tries", 0) or 0)
@@ -237,13 +239,13 @@ def build_dag(settings: Settings | None = None) -> DAG:
                 assets = gold_assets(settings) if layer == "gold" else []
                 run, test, publish = (
                     PythonOperator(
-                        task_id=f"publish_{layer}" if step == "publish" else f"dbt_{step}_{layer}",
+                        task_id=task_name(layer, step),
                         python_callable=dbt_step_task,
                         op_kwargs={"layer": layer, "step": step},
                         doc_md=task_doc(step, layer),
                         outlets=assets if step == "publish" else [],
                     )
-                    for step in ("run", "test", "publish")
+                    for step in STEPS
                 )
                 run >> test >> publish
             if groups:
@@ -252,7 +254,7 @@ def build_dag(settings: Settings | None = None) -> DAG:
         # A teardown, not an all_done leaf: it always runs, yet the run's state still comes
         # from the dbt tasks (a succeeding leaf would turn a failed run green).
         record_run = PythonOperator(
-            task_id="record_run", python_callable=ops.record_task, doc_md=RECORD_DOC
+            task_id=RECORD_TASK, python_callable=ops.record_task, doc_md=RECORD_DOC
         )
         groups >> record_run.as_teardown()
     return dag

@@ -13,9 +13,11 @@ overwrite each other's ``run_results.json``.
 
 Outcomes are classified so the DAG can decide whether a retry can help:
 tests that fail on data -> :class:`~medallion.errors.DataQualityError` (never retried);
-dbt unable to run (lock held, connection lost, compile error, crash) ->
-:class:`~medallion.errors.WarehouseBusyError` / :class:`~medallion.errors.DbtInvocationError`
-(retried). A failed invocation always raises: there is no path to a false green.
+a project dbt cannot build as it stands (compile error, a relation it reads missing) ->
+:class:`~medallion.errors.DbtProjectError` (never retried); dbt unable to finish (lock held,
+connection lost, crash) -> :class:`~medallion.errors.WarehouseBusyError` /
+:class:`~medallion.errors.DbtInvocationError` (retried). See :mod:`medallion.errors`.
+A failed invocation always raises: there is no path to a false green.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from medallion.errors import (
     ConfigError,
     DataQualityError,
     DbtInvocationError,
+    DbtProjectError,
     MedallionError,
     SourceStructureError,
     WarehouseBusyError,
@@ -67,6 +70,12 @@ _BUSY = re.compile(
 _STRUCTURAL = re.compile(
     r"Table with name \S+ does not exist|Referenced column \S+ not found|"
     r"Invalid object name|Invalid column name",
+    re.I,
+)
+# dbt cannot build the project as it stands: waiting will not change that.
+_PERMANENT = re.compile(
+    r"Compilation Error|Parsing Error|Could not find profile|Env var required but not provided|"
+    r"Catalog Error|Binder Error|Parser Error|Invalid object name|Invalid column name",
     re.I,
 )
 _INVOKE_LOCK = threading.Lock()
@@ -512,7 +521,12 @@ def _project_fingerprint(settings: Settings) -> str:
 
 
 def _classify_text(text: str) -> type[MedallionError]:
-    return WarehouseBusyError if _BUSY.search(text or "") else DbtInvocationError
+    """The failure class of an error text: busy and unknown faults are transient."""
+    if _BUSY.search(text or ""):
+        return WarehouseBusyError
+    if _PERMANENT.search(text or "") or _STRUCTURAL.search(text or ""):
+        return DbtProjectError
+    return DbtInvocationError
 
 
 def _release_warehouse() -> None:
@@ -687,11 +701,23 @@ def raise_for_result(result: StepResult) -> None:
             "change the bronze model and its sources YAML to match."
         )
     elif infra:
-        busy = any(_BUSY.search(n.message or "") for n in infra)
-        cls = WarehouseBusyError if busy else DbtInvocationError
+        classes = {_classify_text(n.message or "") for n in infra}
+        cls = (
+            WarehouseBusyError
+            if WarehouseBusyError in classes
+            else DbtInvocationError
+            if DbtInvocationError in classes
+            else DbtProjectError
+        )
+        hint = (
+            "Retrying may help if the cause is transient"
+            if cls is not DbtProjectError
+            else "Retrying cannot help: fix the model, or build and publish the layer it "
+            "reads first"
+        )
         error = cls(
-            f"dbt {where} failed to build: {_failure_detail(infra)}. Retrying may help if the "
-            f"cause is transient; see {result.artifacts / 'dbt.log'}"
+            f"dbt {where} failed to build: {_failure_detail(infra)}: {infra[0].message}. "
+            f"{hint}; see {result.artifacts / 'dbt.log'}"
         )
     else:
         error = DataQualityError(

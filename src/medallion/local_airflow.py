@@ -29,11 +29,11 @@ from urllib.parse import quote, urlencode
 
 from medallion.airflow_env import airflow_env, ensure_admin_password
 from medallion.errors import MedallionError
+from medallion.names import DAG_ID
 
 if TYPE_CHECKING:
     from medallion.config import Settings
 
-DAG_ID = "dbt_transform"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 HEALTH_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from medallion import names
 from medallion.config import LAYERS
 from medallion.dbt import NodeResult, StepResult, read_run_results, task_artifacts_dir
 from medallion.errors import MedallionError
@@ -81,7 +82,7 @@ def layer_of(task_id: str) -> str:
 
 def layer_task_id(layer: str, step: str) -> str:
     """The DAG's task id for a layer's dbt step (TaskGroup prefix included)."""
-    return f"{layer}.dbt_{step}_{layer}"
+    return names.task_id(layer, step)
 
 
 def coerce_summary(summary: TaskSummary | StepResult | Mapping[str, Any]) -> TaskSummary:

@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING
 
 from medallion.config import LAYERS, Settings
 from medallion.errors import MedallionError
+from medallion.names import DAG_ID
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-DAG_ID = "dbt_transform"
 _MIGRATED_MARKER = ".medallion-db-migrated"
 
 

@@ -1,28 +1,79 @@
-"""`python -m medallion.ci retry`, run for real around real child processes."""
+"""`python -m medallion.ci retry`: the backoff plan through an injected sleep (no real waits,
+no clock), and the exit-code contract around real child processes."""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 from cihelpers import REPO, run
 
-# A child that records when it ran, then fails until its attempt number reaches SUCCEED_ON.
+from medallion.ci import run_with_retry
+from medallion.errors import EXIT_DATA, EXIT_ERROR, EXIT_TRANSIENT
+
+# A child that fails with CODE until its attempt number reaches SUCCEED_ON.
 FLAKY = """
-import os, sys, time
+import sys
 log = sys.argv[1]
 with open(log, "a") as fh:
-    fh.write(f"{time.monotonic()}\\n")
+    fh.write("attempt\\n")
 attempt = sum(1 for _ in open(log))
-code = int(sys.argv[3]) if attempt < int(sys.argv[2]) else 0
-sys.exit(code)
+sys.exit(int(sys.argv[3]) if attempt < int(sys.argv[2]) else 0)
 """
 
 
-def _retry(
-    tmp_path: Path, *options: str, succeed_on: int, code: int
-) -> tuple[int, list[float], str]:
+def _scripted(codes: Sequence[int]) -> tuple[list[float], list[int], object, object]:
+    """A fake command returning codes in turn, and a sleep that records instead of waiting."""
+    waits: list[float] = []
+    calls: list[int] = []
+    queue = list(codes)
+
+    def fake_run(_argv: Sequence[str]) -> int:
+        calls.append(1)
+        return queue.pop(0)
+
+    return waits, calls, fake_run, waits.append
+
+
+def test_transient_failures_wait_with_exponential_backoff_then_succeed() -> None:
+    waits, calls, fake_run, sleep = _scripted([EXIT_TRANSIENT, EXIT_TRANSIENT, 0])
+    code = run_with_retry(
+        ["cmd"], retries=2, delay=30, factor=2, max_delay=600, sleep=sleep, run=fake_run
+    )
+    assert code == 0
+    assert len(calls) == 3
+    assert waits == [30, 60]
+
+
+def test_backoff_is_capped_by_max_delay() -> None:
+    waits, _, fake_run, sleep = _scripted([EXIT_TRANSIENT] * 4)
+    code = run_with_retry(
+        ["cmd"], retries=3, delay=100, factor=3, max_delay=250, sleep=sleep, run=fake_run
+    )
+    assert code == EXIT_TRANSIENT
+    assert waits == [100, 250, 250]
+
+
+@pytest.mark.parametrize("code", [EXIT_DATA, EXIT_ERROR, 137])
+def test_non_transient_codes_end_the_step_at_once(code: int) -> None:
+    """A failed gate (1), a permanent error (2) or a killed command: one attempt, no wait."""
+    waits, calls, fake_run, sleep = _scripted([code, 0])
+    assert run_with_retry(["cmd"], retries=2, delay=30, sleep=sleep, run=fake_run) == code
+    assert len(calls) == 1 and waits == []
+
+
+def test_retry_on_lists_the_codes_worth_retrying() -> None:
+    waits, calls, fake_run, sleep = _scripted([3, 0])
+    code = run_with_retry(
+        ["cmd"], retries=1, delay=1, retry_on=frozenset({3}), sleep=sleep, run=fake_run
+    )
+    assert code == 0 and len(calls) == 2 and waits == [1]
+
+
+def _retry_cli(tmp_path: Path, *options: str, succeed_on: int, code: int) -> tuple[int, int, str]:
     log = tmp_path / "attempts.log"
     script = tmp_path / "flaky.py"
     script.write_text(FLAKY, encoding="utf-8")
@@ -34,52 +85,37 @@ def _retry(
         ],
         env=env,
     )  # fmt: skip
-    times = [float(line) for line in log.read_text().split()] if log.exists() else []
-    return result.returncode, times, result.stdout + result.stderr
+    attempts = len(log.read_text().split()) if log.exists() else 0
+    return result.returncode, attempts, result.stdout + result.stderr
 
 
-def test_transient_failure_is_retried_with_exponential_backoff(tmp_path: Path) -> None:
-    code, times, output = _retry(
-        tmp_path, "--retries", "2", "--delay", "0.2", "--factor", "2", succeed_on=3, code=2
+def test_cli_retries_the_transient_exit_code_by_default(tmp_path: Path) -> None:
+    code, attempts, output = _retry_cli(
+        tmp_path, "--retries", "2", "--delay", "0", succeed_on=3, code=EXIT_TRANSIENT
     )
     assert code == 0, output
-    assert len(times) == 3
-    first_wait, second_wait = times[1] - times[0], times[2] - times[1]
-    assert first_wait >= 0.2
-    assert second_wait >= 0.4
+    assert attempts == 3
     assert "::warning title=retry::" in output  # a GitHub annotation per retry
     assert "succeeded on attempt 3 of 3" in output
 
 
-def test_first_success_runs_once(tmp_path: Path) -> None:
-    code, times, _ = _retry(tmp_path, "--delay", "0", succeed_on=1, code=2)
-    assert code == 0 and len(times) == 1
-
-
-def test_final_exit_code_is_propagated_after_the_last_attempt(tmp_path: Path) -> None:
-    code, times, output = _retry(
-        tmp_path, "--retries", "2", "--delay", "0.01", succeed_on=99, code=3
+def test_cli_propagates_the_last_exit_code(tmp_path: Path) -> None:
+    code, attempts, output = _retry_cli(
+        tmp_path, "--retries", "2", "--delay", "0", succeed_on=99, code=EXIT_TRANSIENT
     )
-    assert code == 3
-    assert len(times) == 3  # 1 + 2 retries, no more
-    assert "exited 3 on the last attempt (3)" in output
+    assert code == EXIT_TRANSIENT
+    assert attempts == 3  # 1 + 2 retries, no more
+    assert f"exited {EXIT_TRANSIENT} on the last attempt (3)" in output
 
 
-def test_quality_gate_exit_code_is_not_retried(tmp_path: Path) -> None:
+def test_cli_does_not_retry_a_quality_gate(tmp_path: Path) -> None:
     """Exit 1 of `medallion layer test` is bad data: one attempt, and its code comes back."""
-    code, times, output = _retry(
-        tmp_path, "--retries", "2", "--delay", "5", "--no-retry-on", "1", succeed_on=99, code=1
+    code, attempts, output = _retry_cli(
+        tmp_path, "--retries", "2", "--delay", "0", succeed_on=99, code=EXIT_DATA
     )
-    assert code == 1
-    assert len(times) == 1
+    assert code == EXIT_DATA
+    assert attempts == 1
     assert "not retried" in output
-
-
-def test_other_codes_still_retried_when_some_are_excluded(tmp_path: Path) -> None:
-    code, times, _ = _retry(
-        tmp_path, "--retries", "1", "--delay", "0.01", "--no-retry-on", "1", succeed_on=2, code=2
-    )
-    assert code == 0 and len(times) == 2
 
 
 def test_death_by_signal_is_reported_as_128_plus_signal(tmp_path: Path) -> None:

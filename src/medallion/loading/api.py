@@ -134,6 +134,27 @@ def load(
         con.close()
 
 
+def hourly_feed(settings: Settings, *, scale: float = 1.0, seed: int = 42) -> LoadReport:
+    """The scheduled workflow's feed on DuckDB: a synthetic base load into a warehouse that
+    has no raw data yet, else one appended hour, so each scheduled run processes a real
+    incremental hour of the warehouse it keeps between runs."""
+    if settings.target != "duckdb":
+        raise ConfigError(
+            "--hourly feeds the embedded DuckDB warehouse only; on SQL Server the raw schemas "
+            "are fed by the production loader"
+        )
+    loaded = False
+    if settings.warehouse.is_file():
+        con = warehouse.connect(settings, read_only=True)
+        try:
+            loaded = warehouse.raw_tables_exist(con)
+        finally:
+            con.close()
+    if loaded:
+        return load(settings, source=None, scale=scale, seed=seed, append_hours=1)
+    return load(settings, source=None, scale=scale, seed=seed)
+
+
 def _load_sqlserver(
     record: LoadRecord,
     fill: Callable[[duckdb.DuckDBPyConnection, datetime], None],
