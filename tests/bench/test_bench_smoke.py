@@ -3,9 +3,9 @@ results. Real dbt, Airflow (`airflow dags test`) and DuckDB; no timing is assert
 belong in the benchmark). Everything is written under tmp: results, docs page, scratch
 warehouses, and a copy of the dbt project (dbt may write into its project folder).
 
-The cosmos cases run in their own test (marker ``cosmos``) and only when the benchmark's
-cosmos environment exists (`medallion bench` builds it; set MEDALLION_BENCH_COSMOS_VENV to
-use another); `-m "not cosmos"` or MEDALLION_BENCH_SKIP_COSMOS=1 leaves them out.
+The cosmos cases are not run here: they need astronomer-cosmos in an environment of its
+own, which only `make bench` builds, and `medallion bench` fails (exit 1) when any run of any
+case fails, so the harness is their check.
 """
 
 from __future__ import annotations
@@ -95,12 +95,6 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> BenchRun:
     return _bench(tmp_path_factory.mktemp("bench"), "--no-cosmos")
 
 
-def _cosmos_venv() -> Path:
-    return Path(
-        os.environ.get("MEDALLION_BENCH_COSMOS_VENV") or REPO / ".local" / "bench" / "cosmos-venv"
-    )
-
-
 def test_results_validate_against_the_schema(smoke: BenchRun) -> None:
     validate_results(smoke.results)
     written_schema = json.loads((smoke.out / "results.schema.json").read_text())
@@ -135,14 +129,10 @@ def test_our_dag_run_is_profiled_from_recorded_timestamps(smoke: BenchRun) -> No
     assert run["detail"]["state"] == "success"
     profile = run["detail"]["profile"]
     assert set(profile["segments"]) == set(PROFILE_SEGMENTS)
-    # consistent timestamps: no segment runs backwards, and the segments cover the wall time
-    assert all(v >= -0.05 for v in profile["segments"].values()), profile["segments"]
-    assert abs(profile["unaccounted_s"]) <= 0.05 * profile["wall_s"], profile
     assert profile["dbt_invocations"] >= 6  # run + test per layer, plus the runner's parse
     assert {"bronze.dbt_run_bronze", "gold.dbt_test_gold", "record_run"} <= set(profile["tasks"])
     build = smoke.results["scales"][SCALE]["cases"]["dbt_build"]["runs"][0]["detail"]
     assert build["returncode"] == 0 and build["nodes"]["pass"] > 0
-    assert all(v >= -0.05 for v in build["profile"]["segments"].values())
 
 
 def test_parse_of_our_dag_invokes_no_dbt(smoke: BenchRun) -> None:
@@ -214,37 +204,3 @@ def test_markdown_outputs_are_rendered_from_results(smoke: BenchRun, tmp_path: P
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "PERFORMANCE.md").read_text() == page
-
-
-@pytest.mark.cosmos
-@pytest.mark.skipif(
-    os.environ.get("MEDALLION_BENCH_SKIP_COSMOS", "").lower() in ("1", "true", "yes"),
-    reason="MEDALLION_BENCH_SKIP_COSMOS is set",
-)
-def test_cosmos_cases(tmp_path: Path) -> None:
-    venv = _cosmos_venv()
-    if not (venv / "bin" / "airflow").is_file():
-        pytest.skip(f"no cosmos environment at {venv} (`medallion bench` builds it)")
-    run = _bench(
-        tmp_path,
-        "--cases",
-        ",".join(sorted(COSMOS_CASES)),
-        "--cosmos-venv",
-        str(venv),
-        "--no-build-cosmos",
-    )
-    validate_results(run.results)
-    cases = run.results["scales"][SCALE]["cases"]
-    assert set(cases) == set(COSMOS_CASES)
-    dag = cases["cosmos_dag"]["runs"][0]
-    assert dag["ok"], dag["error"]
-    assert dag["detail"]["state"] == "success" and dag["detail"]["tasks"] > 7
-    assert run.results["versions"]["astronomer-cosmos"]
-    # cosmos renders its DAG from the dbt project: without its cache, parsing invokes dbt
-    nocache = [
-        r["detail"] for r in cases["parse_cosmos_nocache"]["runs"] if r["detail"].get("traced")
-    ]
-    assert nocache[0]["dbt_invocations"] or nocache[0]["dbt_subprocesses"]
-    assert nocache[0]["project_files_opened"] > 0
-    targets = {t["id"]: t for t in run.results["targets"]}
-    assert targets["dag_faster_than_cosmos"]["status"] == "not_run"  # our_dag not selected

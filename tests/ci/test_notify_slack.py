@@ -5,53 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cihelpers import REPO, run
+from cihelpers import REPO, TOKEN, Receiver, run
 
-TOKEN = "T0SENTINEL/B0SENTINEL/slack-token-5e1f"
 DB_PASSWORD = "db-password-sentinel-93ad"
-
-
-@dataclass
-class Receiver:
-    url: str
-    status: int = 200
-    posts: list[dict[str, Any]] = field(default_factory=list)
-    paths: list[str] = field(default_factory=list)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    box = Receiver(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            box.paths.append(self.path)
-            box.posts.append(
-                {"content_type": self.headers["Content-Type"], "json": json.loads(body)}
-            )
-            self.send_response(box.status)
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    box.url = f"http://127.0.0.1:{server.server_address[1]}/services/{TOKEN}"
-    yield box
-    server.shutdown()
-    server.server_close()
 
 
 def _results(path: Path, results: list[dict[str, Any]], mtime: float) -> None:

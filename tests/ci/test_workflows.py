@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cihelpers import PINNED_USES, REPO, WORKFLOWS, run, tool
+import yaml
+from cihelpers import PINNED_USES, REPO, WORKFLOWS, dag_layer_steps, run, tool
 
 from medallion import ci as medallion_ci
+from medallion.errors import EXIT_TRANSIENT
+from medallion.names import LAYERS, workflow_step
 
 WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
-LAYER_STEPS = [
-    f"{layer} {step}" for layer in ("bronze", "silver", "gold") for step in ("run", "test")
-]
 
 
 def steps_of(workflow: dict[str, Any], job: str) -> list[dict[str, Any]]:
@@ -139,7 +139,10 @@ def test_artifacts_uploaded_even_on_failure(name: str, request: Any) -> None:
         # Everything lives under .local/, a hidden directory upload-artifact skips by default.
         assert upload["with"]["include-hidden-files"] is True
         paths = upload["with"]["path"]
-        assert ".local/reports/" in paths
+        # pipeline.yml runs no DAG, so it has no run report; its dbt results and logs are
+        # what a person reads after a failure.
+        if job_id != "pipeline":
+            assert ".local/reports/" in paths
         if job_id != "compose":
             assert "run_results.json" in paths and "*.log" in paths
 
@@ -187,7 +190,12 @@ def test_ci_jobs(ci: dict[str, Any]) -> None:
 def test_ci_sqlserver_service_and_health_check(ci: dict[str, Any]) -> None:
     job = ci["jobs"]["sqlserver"]
     service = job["services"]["mssql"]
-    assert service["image"] == "mcr.microsoft.com/mssql/server:2022-latest"
+    # Pinned to a cumulative update, and the same one the compose stack runs.
+    assert re.fullmatch(
+        r"mcr\.microsoft\.com/mssql/server:2022-CU\d+-ubuntu-22\.04", service["image"]
+    )
+    compose = yaml.safe_load((REPO / "docker-compose.ci.yml").read_text(encoding="utf-8"))
+    assert compose["services"]["sqlserver"]["image"] == service["image"]
     assert service["env"]["ACCEPT_EULA"] == "Y"
     assert service["env"]["MSSQL_SA_PASSWORD"].startswith("${{ secrets.MSSQL_SA_PASSWORD ||")
     assert "1433:1433" in service["ports"]
@@ -250,42 +258,70 @@ def test_pipeline_runs_never_overlap(pipeline: dict[str, Any]) -> None:
     assert "run_id" not in concurrency["group"] and "github.ref" not in concurrency["group"]
 
 
-def test_pipeline_layer_steps_in_order(pipeline: dict[str, Any]) -> None:
+def test_pipeline_layer_steps_mirror_the_dag(pipeline: dict[str, Any]) -> None:
+    """The expected steps come from the DAG factory, so the two cannot drift apart."""
+    expected = [workflow_step(layer, step) for layer, step in dag_layer_steps()]
     steps = steps_of(pipeline, "pipeline")
-    names = [s.get("name") for s in steps if s.get("name") in LAYER_STEPS]
-    assert names == LAYER_STEPS
-    for name in LAYER_STEPS:
+    layer_words = tuple(f"{layer} " for layer in LAYERS)
+    names = [s.get("name") for s in steps if str(s.get("name", "")).startswith(layer_words)]
+    assert names == expected
+    for name in expected:
         step = step_named(steps, name)
         layer = name.split()[0]
         # The id is the name, so the Slack notice can name the failed step.
         assert step["id"] == name.replace(" ", "_")
+        # No status function: the step runs only when every earlier step succeeded, so a
+        # layer publishes only after its test passed.
         assert step["if"] == f"contains(steps.plan.outputs.layers, ',{layer},')"
 
 
 def _retry_command(run_line: str) -> tuple[Any, list[str]]:
     """Parses `python -m medallion.ci retry ... -- CMD` with the real argument parser."""
-    argv = shlex.split(run_line)
+    # The shell expands the delay from the environment; any number stands in for it here.
+    argv = shlex.split(run_line.replace('"$RETRY_DELAY_SECONDS"', "30"))
     assert argv[:3] == ["python", "-m", "medallion.ci"], run_line
     args = medallion_ci.build_parser().parse_args(argv[3:])
     assert args.command == "retry"
     return args, args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
 
 
-def test_pipeline_run_steps_are_retried_with_backoff(pipeline: dict[str, Any]) -> None:
+def test_pipeline_run_steps_retry_transient_failures_only(pipeline: dict[str, Any]) -> None:
     steps = steps_of(pipeline, "pipeline")
-    for layer in ("bronze", "silver", "gold"):
+    for layer in LAYERS:
         args, cmd = _retry_command(step_named(steps, f"{layer} run")["run"])
-        assert args.retries == 2 and args.delay > 0 and args.factor > 1
+        assert args.retries == 2 and args.factor > 1
+        assert args.retry_on == frozenset({EXIT_TRANSIENT})
         assert cmd == ["medallion", "layer", "run", layer, "$FULL_REFRESH"]
-    assert medallion_ci.backoff_delays(2, 30, 2, 600) == [30, 60]
+    assert pipeline["env"]["RETRY_DELAY_SECONDS"] == (
+        "${{ vars.PIPELINE_RETRY_DELAY_SECONDS || '30' }}"
+    )
 
 
-def test_pipeline_test_steps_are_not_retried(pipeline: dict[str, Any]) -> None:
+def test_pipeline_test_and_publish_steps_are_not_retried(pipeline: dict[str, Any]) -> None:
     steps = steps_of(pipeline, "pipeline")
-    for layer in ("bronze", "silver", "gold"):
-        run_line = step_named(steps, f"{layer} test")["run"]
-        assert shlex.split(run_line) == ["medallion", "layer", "test", layer]
-        assert "retry" not in run_line
+    for layer in LAYERS:
+        test_line = step_named(steps, f"{layer} test")["run"]
+        assert shlex.split(test_line) == ["medallion", "layer", "test", layer]
+        publish_line = step_named(steps, f"{layer} publish")["run"]
+        assert shlex.split(publish_line) == [
+            "medallion",
+            "layer",
+            "publish",
+            layer,
+            "$FULL_REFRESH",
+        ]
+
+
+def test_pipeline_keeps_the_duckdb_warehouse_between_runs(pipeline: dict[str, Any]) -> None:
+    steps = steps_of(pipeline, "pipeline")
+    restore = step_named(steps, "restore the warehouse")
+    assert restore["uses"].startswith("actions/cache@")
+    assert restore["if"] == "env.MEDALLION_TARGET == 'duckdb'"
+    assert restore["with"]["path"] == ".local/warehouse"
+    assert restore["with"]["restore-keys"] == "warehouse-"
+    assert pipeline["env"]["MEDALLION_WAREHOUSE"].endswith("/.local/warehouse/warehouse.duckdb")
+    _, cmd = _retry_command(step_named(steps, "load")["run"])
+    assert cmd[:3] == ["medallion", "load", "--hourly"]
 
 
 def test_pipeline_full_refresh_and_target_come_from_inputs(pipeline: dict[str, Any]) -> None:
@@ -306,4 +342,4 @@ def test_pipeline_slack_step_on_failure(pipeline: dict[str, Any]) -> None:
     assert slack["env"]["MEDALLION_CI_STEPS"] == "${{ toJSON(steps) }}"
     assert "python -m medallion.ci notify-slack" in slack["run"]
     # Artifacts of the failing step are where the notifier looks for run_results.json.
-    assert pipeline["env"]["MEDALLION_ARTIFACTS_DIR"] == ".local/artifacts"
+    assert pipeline["env"]["MEDALLION_ARTIFACTS_DIR"] == "${{ github.workspace }}/.local/artifacts"

@@ -134,13 +134,6 @@ def test_parses_without_errors_env_or_lookups(parsed: dict) -> None:
     assert parsed["dbt_imported"] is False  # dbt is imported by tasks, never by the parser
 
 
-def test_parse_is_fast(parsed: dict) -> None:
-    # The contract: well under 1 s. Measured after Airflow itself is imported, as in
-    # the DAG processor; a loose bound keeps it robust on a busy 2-core machine.
-    assert parsed["import_s"] < 1.0, parsed["import_s"]
-    assert parsed["parse_s"] < 1.0, parsed["parse_s"]
-
-
 def test_dag_settings(parsed: dict) -> None:
     dag = parsed["dag"]
     assert dag["dag_id"] == "dbt_transform"

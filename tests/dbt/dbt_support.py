@@ -25,7 +25,7 @@ from medallion.config import Settings
 REPO = Path(__file__).resolve().parents[2]
 DBT_DIR = REPO / "dbt"
 DBT_BIN = Path(sys.executable).with_name("dbt")
-SHARED_ADVENTUREWORKS = REPO.parent / "shared" / "adventureworks"
+SHARED_ADVENTUREWORKS = Path(os.environ["MEDALLION_REAL_DATA"])  # set by tests/conftest.py
 LAYERS = ("bronze", "silver", "gold")
 # The synthetic data every test builds on: small enough for a fast session build.
 SCALE = 0.1

@@ -7,6 +7,7 @@ has realistic, referentially consistent input and stays fast.
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -44,7 +45,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def real_data() -> Path:
-    path = REPO.parent / "shared" / "adventureworks"
+    path = Path(os.environ["MEDALLION_REAL_DATA"])  # set by tests/conftest.py
     if not (path / "sales" / "SalesOrderHeader.csv").is_file():
         pytest.skip(f"real AdventureWorks export not found at {path}")
     return path

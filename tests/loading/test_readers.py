@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from pathlib import Path
 
@@ -12,9 +13,7 @@ from medallion.errors import SourceDataError
 from medallion.loading import readers
 from medallion.loading.catalog import find
 
-from .conftest import REPO
-
-SAMPLE = REPO.parent / "shared" / "adventureworks" / "official-format-sample"
+SAMPLE = Path(os.environ["MEDALLION_REAL_DATA"]) / "official-format-sample"
 
 
 @pytest.fixture
@@ -34,6 +33,7 @@ def _normalize(path: Path, schema: str, name: str, out: Path) -> list[list[str]]
     return rows
 
 
+@pytest.mark.realdata
 def test_terminated_format_with_multiline_xml(sample, tmp_path):
     rows = _normalize(sample / "ProductModel.csv", "production", "ProductModel", tmp_path)
 
@@ -46,6 +46,7 @@ def test_terminated_format_with_multiline_xml(sample, tmp_path):
     assert rows[0][3] == "" and rows[0][4] == ""  # empty fields, NULL downstream
 
 
+@pytest.mark.realdata
 def test_tab_format_and_utf16_copy_give_identical_records(sample, tmp_path):
     utf8 = _normalize(sample / "SalesTerritory.csv", "sales", "SalesTerritory", tmp_path)
     text = (sample / "SalesTerritory.csv").read_text(encoding="utf-8").replace("\n", "\r\n")
@@ -57,6 +58,7 @@ def test_tab_format_and_utf16_copy_give_identical_records(sample, tmp_path):
     assert len(utf8) == 10 and utf8[0][2:4] == ["Northwest", "US"]
 
 
+@pytest.mark.realdata
 def test_store_terminated_utf16_with_crlf(sample, tmp_path):
     text = (sample / "Store.csv").read_text(encoding="utf-8").replace("&|\n", "&|\r\n")
     path = tmp_path / "Store.csv"
@@ -94,6 +96,7 @@ def test_instawdb_column_order_parsing(tmp_path):
     assert parsed["dbo.awbuildversion"] == ("SystemInformationID", "Database Version")
 
 
+@pytest.mark.realdata
 def test_format_detection(tmp_path, sample):
     assert readers.detect_format(sample) == readers.OFFICIAL
     (tmp_path / "x" / "sales").mkdir(parents=True)
@@ -103,6 +106,7 @@ def test_format_detection(tmp_path, sample):
         readers.detect_format(tmp_path)
 
 
+@pytest.mark.realdata
 def test_official_file_with_a_header_row_is_read_too(sample, tmp_path):
     text = (sample / "ProductCategory.csv").read_text(encoding="utf-8")
     path = tmp_path / "ProductCategory.csv"

@@ -27,6 +27,7 @@ from scenarios import (
 )
 from support import gold_and_silver, run_scenario
 
+from medallion.errors import EXIT_TRANSIENT
 from medallion.lock import lock_path
 from medallion.pipeline import _last_run_pk, read_dag_run
 
@@ -233,7 +234,7 @@ def test_second_pipeline_on_the_same_warehouse_fails_clearly(clean_world: World,
 
     assert first.returncode == 0, out[-3000:]
     for refused in (second, load):
-        assert refused.returncode == 2
+        assert refused.returncode == EXIT_TRANSIENT
         message = refused.stderr.strip().splitlines()[-1]
         assert "is in use by another pipeline run" in message, message
         assert f"held by medallion run (pid {first.pid}" in message
@@ -246,7 +247,7 @@ def test_second_pipeline_on_the_same_warehouse_fails_clearly(clean_world: World,
         "two pipelines at once",
         injected="`medallion run`, then a second `medallion run` and a `medallion load` on the "
         "same warehouse while the first runs",
-        tasks="first: run success; second and load: exit 2 at once, nothing started",
+        tasks="first: run success; second and load: exit 75 (transient) at once, nothing started",
         published="gold identical to the baseline (the first run's data); one DAG run",
         quarantine="empty",
         # the clauses asserted above (pid, host and paths vary from run to run)

@@ -14,8 +14,9 @@ for pattern in filter(None, (p.strip() for p in os.environ["PATTERNS"].splitline
     for match in glob.glob(pattern.rstrip("/"), recursive=True, include_hidden=hidden):
         found = Path(match)
         candidates = [p for p in found.rglob("*") if p.is_file()] if found.is_dir() else [found]
-        files |= {p for p in candidates if hidden or not any(
-            part.startswith(".") for part in p.parts)}
+        files |= {
+            p for p in candidates if hidden or not any(part.startswith(".") for part in p.parts)
+        }
 if not files:
     message = f"stand-in upload-artifact {name}: no files found for the given path"
     if mode == "error":

@@ -1,0 +1,52 @@
+"""Suite-wide rules: required components, and where the real AdventureWorks export is.
+
+``MEDALLION_REQUIRE`` (comma-separated; `make test` sets it under CI) names components whose
+absence must fail the run instead of skipping tests silently:
+
+- ``chromium``: tests marked ``ui`` (a real headless browser);
+- ``real-data``: tests marked ``realdata`` (the real export, at ``MEDALLION_REAL_DATA``).
+
+``MEDALLION_REAL_DATA`` is the real export's folder; by default ``shared/adventureworks``
+beside the checkout, the layout of this project's workspace.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REQUIREMENTS = {"ui": "chromium", "realdata": "real-data"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("MEDALLION_REAL_DATA", str(REPO.parent / "shared" / "adventureworks"))
+    unknown = _required() - set(REQUIREMENTS.values())
+    if unknown:
+        raise pytest.UsageError(
+            f"MEDALLION_REQUIRE names unknown component(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(REQUIREMENTS.values()))}"
+        )
+
+
+def _required() -> set[str]:
+    return {c.strip() for c in os.environ.get("MEDALLION_REQUIRE", "").split(",") if c.strip()}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """A skip of a test whose component is required becomes a failure that says why."""
+    report = yield
+    if report.skipped and not hasattr(report, "wasxfail"):
+        needed = {REQUIREMENTS[m.name] for m in item.iter_markers() if m.name in REQUIREMENTS}
+        missing = needed & _required()
+        if missing:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+            report.outcome = "failed"
+            report.longrepr = (
+                f"{', '.join(sorted(missing))} is required (MEDALLION_REQUIRE) but the test "
+                f"was skipped: {reason}"
+            )
+    return report
