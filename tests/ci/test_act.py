@@ -37,6 +37,7 @@ VARIABLES = {"MEDALLION_SYNTHETIC_SCALE": "0.05", "PIPELINE_RETRY_DELAY_SECONDS"
 STEP_LINE = re.compile(
     r"^\[[^\]]+\]\s+(⭐ Run Main|✅  Success - Main|❌  Failure - Main) (.+?)(?: \[[^\]]*\])?$"
 )
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # FORCE_COLOR in ci.yml colours tool output
 LAYER_STEPS = [workflow_step(layer, step) for layer, step in dag_layer_steps()]
 
 
@@ -81,7 +82,8 @@ def _act(
 
     def pump() -> None:
         assert proc.stdout is not None
-        for line in proc.stdout:
+        for raw in proc.stdout:
+            line = ANSI.sub("", raw)
             lines.append(line)
             if on_line:
                 on_line(line)
