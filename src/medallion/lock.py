@@ -139,11 +139,9 @@ def _sqlserver_lock(settings: Settings, wait: float) -> Iterator[str]:
     if inherited:  # the parent's session holds the application lock
         yield inherited
         return
-    import pyodbc
+    from medallion.loading.sqlserver import connect
 
-    from medallion.loading.sqlserver import MssqlSettings
-
-    conn = pyodbc.connect(MssqlSettings.from_env().connection_string(), autocommit=True)
+    conn = connect(autocommit=True)
     try:
         status = conn.execute(applock_sql(wait)).fetchone()[0]
         if status < 0:  # -1 timeout, -2 cancelled, -3 deadlock victim, -999 error

@@ -447,7 +447,9 @@ def node_rows(run: RunRecord) -> list[tuple[Any, ...]]:
 def connect(settings: Settings, *, read_only: bool = False) -> Iterator[Any]:
     """A DB-API connection to the warehouse (DuckDB file, or SQL Server through pyodbc)."""
     if settings.target == "sqlserver":
-        conn = _connect_sqlserver()
+        from medallion.loading import sqlserver
+
+        conn = sqlserver.connect()
     else:
         import duckdb
 
@@ -467,27 +469,6 @@ def connect(settings: Settings, *, read_only: bool = False) -> Iterator[Any]:
         yield conn
     finally:
         conn.close()
-
-
-def _connect_sqlserver() -> Any:
-    import os
-
-    import pyodbc
-
-    env = os.environ
-    parts = {
-        "DRIVER": "{" + env.get("MEDALLION_MSSQL_DRIVER", "ODBC Driver 18 for SQL Server") + "}",
-        "SERVER": f"{env.get('MEDALLION_MSSQL_HOST', 'localhost')},"
-        f"{env.get('MEDALLION_MSSQL_PORT', '1433')}",
-        "DATABASE": env.get("MEDALLION_MSSQL_DATABASE", "AdventureWorks"),
-        "UID": env.get("MEDALLION_MSSQL_USER", "sa"),
-        "PWD": env.get("MEDALLION_MSSQL_PASSWORD", ""),
-        "Encrypt": "yes" if env.get("MEDALLION_MSSQL_ENCRYPT", "true") == "true" else "no",
-        "TrustServerCertificate": "yes"
-        if env.get("MEDALLION_MSSQL_TRUST_CERT", "false") == "true"
-        else "no",
-    }
-    return pyodbc.connect(";".join(f"{k}={v}" for k, v in parts.items()), autocommit=False)
 
 
 # --- write -----------------------------------------------------------------------------------

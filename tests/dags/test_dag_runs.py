@@ -143,6 +143,9 @@ def test_locked_warehouse_is_retried_and_recovers(pipeline, http_receiver, smtp_
     def release_on_retry(path: str, payload: Any) -> None:
         if isinstance(payload, dict) and payload.get("kind") == "retry":
             locker.stdin.close()  # the locker exits, releasing the DuckDB lock
+            # Answer the retry alert only once the lock is gone: the next try never races
+            # the locker's exit.
+            locker.wait(timeout=60)
 
     http_receiver.on_post = release_on_retry
     try:
@@ -167,12 +170,20 @@ def test_locked_warehouse_is_retried_and_recovers(pipeline, http_receiver, smtp_
     assert list(first_try), "each try keeps its own artifacts"
 
 
-def test_dag_with_deadline_runs_under_dags_test(pipeline):
-    """With the DeadlineAlert on, every task still runs and succeeds under `dags test`.
+class UpstreamDeadlineCrash(Exception):
+    """`airflow dags test` crashed after a green run of a DAG with a DeadlineAlert."""
 
-    Airflow 3.3.2 then crashes in the final DagRun.update_state (apache/airflow#73428), which
-    is why `medallion run` switches the deadline off; this test notices when that is fixed.
-    """
+
+@pytest.mark.xfail(
+    raises=UpstreamDeadlineCrash,
+    strict=True,
+    reason="apache/airflow#73428: `dags test` crashes in DagRun.update_state after a "
+    "successful run of a DAG with a DeadlineAlert. When this test XPASSes (fails as strict), "
+    "upstream is fixed: drop the deadline switch-off in medallion.pipeline.dags_test_env.",
+)
+def test_dag_with_deadline_runs_under_dags_test(pipeline):
+    """With the DeadlineAlert on, every task runs and succeeds under `dags test`; only the
+    known upstream crash at the very end may turn the run red, and nothing else."""
     from medallion.pipeline import dags_test_env, run_dag
 
     seed_orders(pipeline.settings.warehouse)
@@ -182,5 +193,6 @@ def test_dag_with_deadline_runs_under_dags_test(pipeline):
     outcome = run_dag(settings, env=env, echo=False)
 
     assert {t: o.state for t, o in outcome.tasks.items()} == {t: "success" for t in TASKS}
-    if outcome.state != "success":
-        assert "'dict' object has no attribute 'hex'" in outcome.log_file.read_text()
+    if "'dict' object has no attribute 'hex'" in outcome.log_file.read_text():
+        raise UpstreamDeadlineCrash(outcome.state)
+    assert outcome.state == "success", outcome.log_file.read_text()[-3000:]

@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 
+from medallion import dbt
 from medallion.config import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -129,21 +130,46 @@ def run_dbt(
     )
 
 
-def layer_steps(layer: str) -> list[list[str]]:
-    """The DAG's per-layer commands: run, then test with buildable indirect selection."""
-    return [
-        ["run", "--select", f"tag:{layer}"],
-        ["test", "--select", f"tag:{layer}", "--indirect-selection", "buildable"],
-    ]
+# Options run_dbt supplies itself (DBT_PROJECT_DIR, DBT_TARGET_PATH, ... in dbt_env).
+_LOCATION_OPTIONS = ("--project-dir", "--profiles-dir", "--target-path", "--log-path")
 
 
-PUBLISHED_LAYERS = ("silver", "gold")
+def dag_step(layer: str, step: str, *, full_refresh: bool = False) -> list[list[str]]:
+    """The dbt commands of DAG task ``<step>_<layer>``, from the runner's own builder
+    (`medallion.dbt.layer_commands`), less the paths `run_dbt` sets through the environment."""
+    settings = Settings.from_env({"MEDALLION_PROJECT_ROOT": str(REPO)})
+    commands = dbt.layer_commands(
+        settings, step, layer, target_path=Path("-"), log_path=Path("-"), full_refresh=full_refresh
+    )
+    out = []
+    for argv in commands:
+        kept: list[str] = []
+        skip = False
+        for arg in argv:
+            if skip:
+                skip = False
+            elif arg in _LOCATION_OPTIONS:
+                skip = True
+            else:
+                kept.append(arg)
+        out.append(kept)
+    return out
 
 
-def publish_step(layer: str, *, full_refresh: bool = False) -> list[str]:
-    """The DAG's publish_<layer> command (silver and gold; bronze has nothing to publish)."""
-    args = json.dumps({"layer": layer, "full_refresh": full_refresh})
-    return ["run-operation", "publish_layer", "--args", args]
+def run_commands(
+    dbt_call: Callable[..., DbtResult], commands: Sequence[Sequence[str]]
+) -> DbtResult:
+    """Run a DAG step's commands in order as its task does, stopping at the first failure;
+    the step's result is that failure, else its first command's (run, or test)."""
+    results = []
+    for argv in commands:
+        results.append(dbt_call(*argv))
+        if results[-1].returncode != 0:
+            return results[-1]
+    return results[0]
+
+
+PUBLISHED_LAYERS = dbt.PUBLISHED_LAYERS
 
 
 def build_and_publish(
@@ -155,13 +181,9 @@ def build_and_publish(
     if build.returncode == 0:
         full_refresh = "--full-refresh" in build_args
         for layer in PUBLISHED_LAYERS:
-            published = run_dbt(
-                publish_step(layer, full_refresh=full_refresh),
-                warehouse=warehouse,
-                work_dir=work_dir,
-                env=env,
-            )
-            assert published.returncode == 0, published.describe()
+            for argv in dag_step(layer, "publish", full_refresh=full_refresh):
+                published = run_dbt(argv, warehouse=warehouse, work_dir=work_dir, env=env)
+                assert published.returncode == 0, published.describe()
     return build
 
 

@@ -19,17 +19,15 @@ from pathlib import Path
 import pytest
 from dbt_support import (
     LAYERS,
-    PUBLISHED_LAYERS,
     WAREHOUSE_FILE,
     BuiltWarehouse,
     append_into,
     build_and_publish,
     checksums,
     copy_warehouse,
+    dag_step,
     execute,
-    layer_steps,
     loaded_now,
-    publish_step,
     query,
     run_dbt,
     scalar,
@@ -41,7 +39,7 @@ pytestmark = pytest.mark.e2e
 
 def _run_like_the_dag(warehouse: Path, work_dir: Path) -> None:
     for layer in LAYERS:
-        steps = [*layer_steps(layer), *([publish_step(layer)] if layer in PUBLISHED_LAYERS else [])]
+        steps = [*dag_step(layer, "run"), *dag_step(layer, "test"), *dag_step(layer, "publish")]
         for step in steps:
             result = run_dbt(step, warehouse=warehouse, work_dir=work_dir)
             assert result.returncode == 0, result.describe()

@@ -17,10 +17,10 @@ from dbt_support import (
     Scratch,
     append_into,
     checksums,
+    dag_step,
     execute,
-    layer_steps,
-    publish_step,
     query,
+    run_commands,
     scalar,
     touched,
 )
@@ -32,11 +32,11 @@ def _run_layers(scratch: Scratch) -> list[str]:
     """The DAG's tasks in order until one fails; returns the tasks that succeeded."""
     done = []
     for layer in LAYERS:
-        steps = {"run": layer_steps(layer)[0], "test": layer_steps(layer)[1]}
-        if layer in PUBLISHED_LAYERS:
-            steps["publish"] = publish_step(layer)
-        for step, args in steps.items():
-            if scratch.dbt(*args).returncode != 0:
+        for step in ("run", "test", "publish"):
+            commands = dag_step(layer, step)
+            if not commands:  # bronze: nothing to publish
+                continue
+            if run_commands(scratch.dbt, commands).returncode != 0:
                 return done
             done.append(f"{step}_{layer}")
     return done
@@ -140,7 +140,8 @@ def test_publish_rewrites_only_the_increment(scratch: Scratch) -> None:
 
     # publishing again finds nothing new and changes nothing
     published = checksums(scratch.warehouse, exclude=())
-    again = scratch.dbt(*publish_step("silver"))
+    [publish_silver] = dag_step("silver", "publish")
+    again = scratch.dbt(*publish_silver)
     assert again.returncode == 0, again.describe()
     assert _log(scratch, "silver")["orders"] == ("incremental", 0, 0)
     assert checksums(scratch.warehouse, exclude=()) == published
@@ -150,8 +151,8 @@ def test_publish_is_all_or_nothing(scratch: Scratch) -> None:
     """A relation that cannot take the new rows fails the whole layer's publish: what the same
     transaction already replaced (customers, with this hour's new customers) rolls back too."""
     append_into(scratch.warehouse, scratch.work_dir / "home")
-    for step in (*layer_steps("bronze"), *layer_steps("silver")):
-        assert scratch.dbt(*step).returncode == 0
+    for step in [dag_step(layer, s) for layer in ("bronze", "silver") for s in ("run", "test")]:
+        assert run_commands(scratch.dbt, step).returncode == 0
     # the same published order lines, in a table that rejects every line newer than them
     newest = scalar(scratch.warehouse, "select max(sales_order_detail_id) from silver.order_lines")
     columns = ", ".join(
@@ -172,7 +173,7 @@ def test_publish_is_all_or_nothing(scratch: Scratch) -> None:
     published = checksums(scratch.warehouse, exclude=())
     log_rows = scalar(scratch.warehouse, "select count(*) from silver_audit.publish_log")
 
-    failed = scratch.dbt(*publish_step("silver"))
+    failed = scratch.dbt(*dag_step("silver", "publish")[0])
 
     assert failed.returncode != 0
     assert "constraint" in failed.output.lower(), failed.describe()
@@ -186,7 +187,7 @@ def test_publish_is_all_or_nothing(scratch: Scratch) -> None:
 def test_a_full_refresh_republishes_whole(scratch: Scratch) -> None:
     published = checksums(scratch.warehouse)
     for layer in PUBLISHED_LAYERS:
-        result = scratch.dbt(*publish_step(layer, full_refresh=True))
+        result = scratch.dbt(*dag_step(layer, "publish", full_refresh=True)[0])
         assert result.returncode == 0, result.describe()
     assert {mode for mode, _, _ in _log(scratch, "gold").values()} == {"full"}
     orders = scalar(scratch.warehouse, "select count(*) from silver.orders")

@@ -10,13 +10,12 @@ from __future__ import annotations
 import pytest
 from dbt_support import (
     LAYERS,
-    PUBLISHED_LAYERS,
     DbtResult,
     Scratch,
+    dag_step,
     execute,
-    layer_steps,
-    publish_step,
     query,
+    run_commands,
     scalar,
     touched,
 )
@@ -28,13 +27,18 @@ def _run_layers(scratch: Scratch, env: dict[str, str] | None = None) -> dict[str
     """Run, test and publish every layer like the DAG; return each layer's test result."""
     tested: dict[str, DbtResult] = {}
     for layer in LAYERS:
-        run, test = (scratch.dbt(*step, env=env) for step in layer_steps(layer))
+
+        def call(*argv: str) -> DbtResult:
+            return scratch.dbt(*argv, env=env)
+
+        run = run_commands(call, dag_step(layer, "run"))
         assert run.returncode == 0, run.describe()
+        test = run_commands(call, dag_step(layer, "test"))
         tested[layer] = test
         if test.returncode != 0:
             break
-        if layer in PUBLISHED_LAYERS:
-            published = scratch.dbt(*publish_step(layer), env=env)
+        for argv in dag_step(layer, "publish"):
+            published = call(*argv)
             assert published.returncode == 0, published.describe()
     return tested
 

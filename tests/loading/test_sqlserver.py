@@ -4,6 +4,9 @@ mapping, batching, the connection string's secrecy, and the order of its stateme
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from datetime import datetime
 
 import duckdb
@@ -247,3 +250,35 @@ def test_publish_failure_rolls_back_and_drops_staging(stage):
     after = [e[1] for e in conn.log[rollback:] if e[0] == "execute"]
     assert after == [mssql.drop_table_sql(t.schema, "_stg_" + t.name) for t in TABLES]
     assert not any(e[0] == "execute" and "INSERT INTO [ops]" in e[1] for e in conn.log)
+
+
+# Stands in for a machine without unixodbc: importing pyodbc fails the way it does there.
+NO_LIBODBC = (
+    'raise ImportError("libodbc.so.2: cannot open shared object file: No such file or directory")\n'
+)
+
+
+@pytest.mark.parametrize("command", [["load", "--synthetic"], ["run"]])
+def test_missing_odbc_library_is_an_error_that_names_the_fix(tmp_path, command):
+    fake = tmp_path / "no_libodbc"
+    fake.mkdir()
+    (fake / "pyodbc.py").write_text(NO_LIBODBC)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDALLION_")}
+    env.update(PYTHONPATH=str(fake), MEDALLION_TARGET="sqlserver", MEDALLION_HOME=str(tmp_path))
+    medallion = [sys.executable, "-m", "medallion.cli", *command]
+
+    unset = subprocess.run(medallion, env=env, capture_output=True, text=True, timeout=120)
+    # settings are checked before any driver is loaded
+    assert unset.returncode == 2, unset.stderr
+    assert "MEDALLION_MSSQL_HOST" in unset.stderr and "libodbc" not in unset.stderr
+
+    env.update(
+        MEDALLION_MSSQL_HOST="127.0.0.1", MEDALLION_MSSQL_DATABASE="AdventureWorks",
+        MEDALLION_MSSQL_USER="sa", MEDALLION_MSSQL_PASSWORD="not-a-secret-3f1c",
+    )  # fmt: skip
+    missing = subprocess.run(medallion, env=env, capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2, missing.stderr
+    assert "Traceback" not in missing.stderr
+    assert "libodbc.so.2" in missing.stderr
+    assert "unixodbc" in missing.stderr and "scripts/install_msodbcsql18.sh" in missing.stderr
+    assert "not-a-secret-3f1c" not in missing.stderr

@@ -72,8 +72,3 @@ def secret_leaks(world: World, observed: Observed, http: Any) -> list[str]:
 
 def gold_and_silver(world: World) -> tuple[dict[str, Any], dict[str, Any]]:
     return world.checksums(world.baseline["silver"]), world.checksums(GOLD)
-
-
-def wap_landed(outcome: DagRunOutcome) -> bool:
-    """Whether the DAG has write-audit-publish tasks (another change adds `publish_<layer>`)."""
-    return any(task.split(".")[-1].startswith("publish_") for task in outcome.tasks)

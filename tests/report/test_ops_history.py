@@ -91,7 +91,7 @@ def test_relation_rows_and_quarantine_reasons(recorded: RecordedRuns) -> None:
         )
     )
     assert counts["gold.fct_sales_daily"] == 1
-    assert counts["bronze.brz_orders"] == 50
+    assert counts["bronze.brz_orders"] == 53
     assert counts["silver.slv_orders_quarantine"] == 3
     reasons = dict(
         _rows(
@@ -100,7 +100,7 @@ def test_relation_rows_and_quarantine_reasons(recorded: RecordedRuns) -> None:
             recorded.good.run_id,
         )
     )
-    assert reasons == {"amount_negative": 2, "ship_before_order": 2}
+    assert reasons == {"amount_negative": 2, "id_out_of_range": 3}
     bad_counts = dict(
         _rows(
             recorded,
@@ -108,7 +108,7 @@ def test_relation_rows_and_quarantine_reasons(recorded: RecordedRuns) -> None:
             recorded.bad.run_id,
         )
     )
-    assert bad_counts["bronze.brz_orders"] == 52
+    assert bad_counts["bronze.brz_orders"] == 55
 
 
 def test_recording_a_run_again_replaces_its_rows(recorded: RecordedRuns) -> None:

@@ -50,7 +50,7 @@ def test_report_of_the_failed_run(recorded: RecordedRuns) -> None:
     # layer table: gold never ran
     assert re.search(r"<td>gold</td><td class=\"muted\">upstream failed</td>", html)
     # quarantine by reason
-    assert "silver.slv_orders_quarantine" in html and "ship_before_order: 2" in html
+    assert "silver.slv_orders_quarantine" in html and "id_out_of_range: 3" in html
 
 
 def test_report_of_the_green_run_and_trend(recorded: RecordedRuns) -> None:
@@ -81,7 +81,7 @@ def test_layer_summaries(recorded: RecordedRuns) -> None:
     silver = summaries["silver"]
     assert silver.tests_failed == 1 and silver.tests_passed >= 3
     assert silver.models_ok == silver.models >= 1
-    assert summaries["bronze"].rows == 52 + 1  # brz_orders + brz_pause (one row)
+    assert summaries["bronze"].rows == 55 + 1  # brz_orders + brz_pause (one row)
     assert summaries["gold"].models == 0 and summaries["gold"].duration_s is None
 
 

@@ -8,10 +8,14 @@ the whole module: a green run, then a run on deliberately broken data.
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import duckdb
@@ -29,12 +33,35 @@ RUN_TIMEOUT_S = 480  # one DAG run on SF 0.02 takes about a minute on 2 cores
 DBT_TASKS = [f"{layer}.dbt_{step}_{layer}" for layer in LAYERS for step in ("run", "test")]
 
 
+# Far below one run's duration (about a minute): every run misses its DAG-run deadline.
+DEADLINE_S = 10
+
+
 @dataclass
 class Deployment:
     settings: Settings
     airflow: LocalAirflow
     run_id: str
     state: str
+    alerts: list[dict[str, Any]]
+
+
+def _webhook_receiver() -> tuple[ThreadingHTTPServer, list[dict[str, Any]]]:
+    """The JSON webhook alert channel, on 127.0.0.1: every alert the deployment sends."""
+    posts: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, posts
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +69,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Itera
     from medallion.loading.api import load
 
     home = tmp_path_factory.mktemp("ui") / "home"
+    receiver, alerts = _webhook_receiver()
     env = {
         "MEDALLION_HOME": str(home),
+        "MEDALLION_DAGRUN_DEADLINE_SECONDS": str(DEADLINE_S),
+        "MEDALLION_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{receiver.server_address[1]}/hook",
         "MEDALLION_DUCKDB_THREADS": "1",
         "MEDALLION_RETRY_DELAY_SECONDS": "5",
         "MEDALLION_MAX_RETRY_DELAY_SECONDS": "10",
@@ -58,7 +88,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Itera
         run_id = airflow.trigger(DAG_ID)
         airflow.set_paused(DAG_ID, False)
         state = airflow.wait_for_run(DAG_ID, run_id, RUN_TIMEOUT_S)
-        yield Deployment(settings, airflow, run_id, state)
+        yield Deployment(settings, airflow, run_id, state, alerts)
+    receiver.shutdown()
+    receiver.server_close()
 
 
 def test_dag_run_succeeds_with_every_task_green(deployment: Deployment) -> None:
@@ -76,6 +108,26 @@ def test_dag_run_succeeds_with_every_task_green(deployment: Deployment) -> None:
     with duckdb.connect(str(deployment.settings.warehouse), read_only=True) as con:
         for relation in GOLD_RELATIONS:
             assert con.execute(f"select count(*) from {relation}").fetchone()[0] > 0, relation
+
+
+def test_deadline_miss_fires_its_alert_through_the_triggerer(deployment: Deployment) -> None:
+    """The run outlived its DAG-run deadline: the scheduler saw the miss and the triggerer ran
+    the DeadlineAlert's async callback, which alerted through the webhook channel."""
+
+    def missed() -> list[dict[str, Any]]:
+        return [
+            a
+            for a in deployment.alerts
+            if a.get("kind") == "deadline_missed" and a.get("run_id") == deployment.run_id
+        ]
+
+    waited = 0.0
+    while waited < 120 and not missed():
+        time.sleep(0.5)  # the callback may still be on its way from the triggerer
+        waited += 0.5
+    assert len(missed()) == 1, deployment.alerts
+    assert missed()[0]["deadline_at"], missed()
+    assert deployment.airflow.password not in json.dumps(missed())
 
 
 def test_task_logs_are_served_with_the_dbt_summary(deployment: Deployment) -> None:

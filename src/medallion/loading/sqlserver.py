@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from medallion.config import env_bool, env_int
-from medallion.errors import ConfigError, MedallionError
+from medallion.errors import ConfigError, TransientError
 from medallion.loading.catalog import SCHEMAS, TABLES, Table, warehouse_type
 from medallion.loading.staging import METADATA_DDL, STAGE_PREFIX, staging_relation
 from medallion.loading.warehouse import BASE_KINDS, LoadRecord
@@ -201,6 +201,42 @@ def _duckdb_rows(stage, table: Table, size: int) -> Iterator[tuple]:
 # --- the writer -------------------------------------------------------------------------
 
 
+ODBC_HELP = (
+    "install the ODBC driver manager and Microsoft's driver: `sudo bash "
+    "scripts/install_msodbcsql18.sh` (Debian/Ubuntu packages unixodbc, msodbcsql18)"
+)
+
+
+def pyodbc_module() -> Any:
+    """pyodbc, imported only once the settings are known good; a missing system library
+    (libodbc.so.2 from unixodbc) is an error that names the package, not a traceback."""
+    try:
+        import pyodbc
+    except ImportError as exc:
+        raise ConfigError(
+            f"MEDALLION_TARGET=sqlserver cannot load the ODBC libraries ({exc}): {ODBC_HELP}"
+        ) from None
+    return pyodbc
+
+
+def connect(settings: MssqlSettings | None = None, *, autocommit: bool = False) -> Any:
+    """The one way this package opens a SQL Server connection (loader, lock, ops)."""
+    settings = settings or MssqlSettings.from_env()
+    pyodbc = pyodbc_module()
+    try:
+        return pyodbc.connect(settings.connection_string(), autocommit=autocommit)
+    except pyodbc.Error as exc:
+        message = str(exc).replace(settings.password, "***") if settings.password else str(exc)
+        state = str(exc.args[0]) if exc.args else ""
+        # 28xxx: login refused; IMxxx: the ODBC driver is missing or misnamed. Waiting
+        # fixes neither; an unreachable server (08xxx) may come back.
+        cls = ConfigError if state.startswith(("28", "IM")) else TransientError
+        raise cls(
+            f"cannot connect to SQL Server ({settings.describe()}): {message}; check "
+            f"MEDALLION_MSSQL_* and that the server is up; if the driver is missing, {ODBC_HELP}"
+        ) from None
+
+
 class SqlServerWriter:
     """Publishes staged DuckDB tables to SQL Server; one connection per load."""
 
@@ -213,18 +249,7 @@ class SqlServerWriter:
 
     def connect(self):
         if self._conn is None:
-            try:
-                import pyodbc
-            except ImportError as exc:  # pragma: no cover - pyodbc is a dependency
-                raise MedallionError(f"pyodbc is not installed: {exc}") from None
-            try:
-                self._conn = pyodbc.connect(self.settings.connection_string(), autocommit=False)
-            except pyodbc.Error as exc:
-                message = str(exc).replace(self.settings.password, "***")
-                raise MedallionError(
-                    f"cannot connect to SQL Server ({self.settings.describe()}): {message}; "
-                    "check MEDALLION_MSSQL_* and that the server and ODBC driver are installed"
-                ) from None
+            self._conn = connect(self.settings, autocommit=False)
         return self._conn
 
     def close(self) -> None:
