@@ -28,8 +28,8 @@ venv: $(STAMP) ## create .venv from the lock (idempotent)
 system-deps: ## Debian packages the tests need (chromium, unixodbc, node)
 	@bash scripts/install_system_deps.sh
 
-run: venv ## load data (synthetic SF1, or SOURCE=dir) and run the pipeline through the DAG
-	$(MEDALLION) run $(if $(SOURCE),--source "$(SOURCE)")
+run: venv ## load data (synthetic SF1, or SOURCE=dir) and run the pipeline through the DAG (FULL_REFRESH=1)
+	$(MEDALLION) run $(if $(SOURCE),--source "$(SOURCE)") $(if $(FULL_REFRESH),--full-refresh)
 
 # Under CI a missing browser or real export fails the run instead of skipping tests.
 export MEDALLION_REQUIRE ?= $(if $(CI),chromium$(comma)real-data)

@@ -108,6 +108,8 @@ class Settings:
     state_url: str = ""
     # How long a pipeline run waits for another one holding the warehouse (0: fail at once).
     lock_wait_s: int = 0
+    # Runs' artifacts, reports, logs and ops rows older than this are pruned (0: keep all).
+    retention_days: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -163,6 +165,7 @@ class Settings:
             ),
             state_url=(env.get("MEDALLION_STATE_URL") or "").strip() or (home / "state").as_uri(),
             lock_wait_s=env_int(env, "MEDALLION_LOCK_WAIT_SECONDS", 0),
+            retention_days=env_int(env, "MEDALLION_RETENTION_DAYS", 30),
         )
 
     def dbt_env(self) -> dict[str, str]:

@@ -621,6 +621,12 @@ def record_from_context(context: Mapping[str, Any], settings: Settings | None = 
         ended_at=datetime.now(UTC),
         task_summaries=summaries_from_artifacts(settings, dag_id, run_id, states),
     )
+    from medallion.retention import prune
+
+    try:
+        prune(settings)
+    except Exception:  # pruning old runs must never fail the record of this one
+        log.exception("retention: could not prune old runs")
     return status
 
 

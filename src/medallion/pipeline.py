@@ -170,6 +170,8 @@ def run_dag(
     ``logical_date`` (ISO) re-runs that interval: Airflow replaces an earlier run of it.
     """
     env = dags_test_env(settings) if env is None else dict(env)
+    if echo and not (settings.airflow_home / _MIGRATED_MARKER).is_file():
+        print("  preparing Airflow's metadata database (airflow db migrate, first run only)")
     ensure_airflow_db(settings, env)
     before = _last_run_pk(settings, replacing=logical_date)
     log_dir = settings.home / "logs"
@@ -191,11 +193,14 @@ def run_dag(
         )
         assert proc.stdout is not None
         started = time.monotonic()
+        if echo:
+            print("  starting Airflow and parsing the DAG", flush=True)
         for line in proc.stdout:
             out.write(line)
-            if echo and "[DAG TEST] end task" in line:
+            if echo and "[DAG TEST] " in line and "task_id=" in line:
                 task = line.split("task_id=", 1)[-1].split()[0]
-                print(f"  {time.monotonic() - started:6.1f}s  finished {task}", flush=True)
+                verb = "finished" if "[DAG TEST] end task" in line else "started "
+                print(f"  {time.monotonic() - started:6.1f}s  {verb} {task}", flush=True)
             if time.monotonic() - started > timeout:
                 proc.kill()
                 break

@@ -9,6 +9,7 @@ archived as a CI artifact or opened offline.
 from __future__ import annotations
 
 import html
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -194,7 +195,8 @@ def report_run(
 
     history = load_run(settings, run_id, last_n=last_n)
     path = write_report(settings, history)
-    console = console or Console()
+    # Piped into a file or a CI log there is no terminal width: never wrap at 80 columns.
+    console = console or Console(width=None if sys.stdout.isatty() else 200)
     console.print(summary_table(history))
     console.print(f"report: {path}", soft_wrap=True, highlight=False)  # a path to copy, unbroken
     return path

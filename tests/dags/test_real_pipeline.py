@@ -45,6 +45,9 @@ def test_medallion_run_end_to_end(tmp_path: Path, airflow_home: Path) -> None:
         assert any(row[:2] == [layer, "success"] for row in cells), proc.stdout[-3000:]
     report = re.search(r"^report: (\S+\.html)$", proc.stdout, re.MULTILINE)
     assert report and Path(report.group(1)).stat().st_size > 10_000
+    # progress from the first seconds: what `medallion run` is doing before the first task
+    assert "starting Airflow and parsing the DAG" in proc.stdout
+    assert re.search(r"^ +\d+\.\ds  started  bronze\.dbt_run_bronze$", proc.stdout, re.M)
     settings = Settings.from_env(env)
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         counts = {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in GOLD}

@@ -107,6 +107,9 @@ def test_cli_report_defaults_to_latest_and_rejects_unknown_run(
     assert main(["report"]) == 0
     out = capsys.readouterr().out
     assert recorded.bad.run_id in out
+    # captured, not a terminal: rows are not wrapped at 80 columns
+    [gold] = [line for line in out.splitlines() if line.startswith("│ gold ")]
+    assert "upstream failed" in gold, out
     assert (settings.home / "reports" / "manual__2024-01-01T01_00_00_00_00.html").is_file()
     assert main(["report", "--run-id", "nope"]) == 2
     err = capsys.readouterr().err

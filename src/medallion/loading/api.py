@@ -7,6 +7,7 @@ module decides whether anything needs doing (``ops.loads`` fingerprints), stages
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -44,7 +45,7 @@ class LoadReport:
         table.add_column("rows", justify="right")
         for name, rows in self.tables.items():
             table.add_row(name, f"{rows:,}")
-        console = Console()
+        console = Console(width=None if sys.stdout.isatty() else 200)
         console.print(f"{self.description}: {status}", markup=False, highlight=False, style="bold")
         console.print(table)
         for line in self.details:
