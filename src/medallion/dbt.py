@@ -32,7 +32,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -631,6 +631,70 @@ def invoke(argv: Sequence[str], settings: Settings, *, reuse_manifest: bool = Tr
 # --------------------------------------------------------------------------- steps
 
 
+_SAMPLE_ROWS = 3
+
+
+def _failing_rows(settings: Settings, sql: str) -> list[dict[str, Any]]:
+    """The first rows a failing test returned, read again from the warehouse (DuckDB)."""
+    import duckdb
+
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        cursor = con.execute(f"select * from ({sql}) as failing limit {_SAMPLE_ROWS}")
+        columns = [d[0] for d in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _compiled_sql(artifacts: Path, unique_id: str) -> tuple[str | None, Path | None]:
+    """A test's compiled SQL (from the step's run_results.json) and where dbt wrote it."""
+    results = artifacts / "run_results.json"
+    try:
+        data = json.loads(results.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, None
+    sql = next(
+        (
+            r.get("compiled_code")
+            for r in data.get("results") or ()
+            if r.get("unique_id") == unique_id
+        ),
+        None,
+    )
+    name = unique_id.split(".")[2] if unique_id.count(".") >= 2 else unique_id
+    path = next(iter(sorted((artifacts / "compiled").rglob(f"{name}.sql"))), None)
+    return sql, path
+
+
+def explain_failures(settings: Settings, result: StepResult) -> None:
+    """Give each failing test's message its numbers and where to look: the first failing
+    rows (DuckDB; each column with its value) and the file with the test's SQL, to run
+    against the warehouse for every failing row. Best effort: a failure to explain never
+    hides the failure itself."""
+    for index, summary in enumerate(result.invocations):
+        nodes = []
+        for node in summary.nodes:
+            if node.resource_type == "test" and node.status == "fail":
+                sql, path = _compiled_sql(result.artifacts, node.unique_id)
+                notes = []
+                if sql and settings.target == "duckdb":
+                    try:
+                        rows = _failing_rows(settings, sql)
+                    except Exception as exc:
+                        log.warning("could not read the failing rows of %s: %s", node.name, exc)
+                        rows = []
+                    if rows:
+                        shown = "; ".join(
+                            ", ".join(f"{k}={v}" for k, v in row.items()) for row in rows
+                        )
+                        notes.append(f"failing rows: {shown}")
+                if path:
+                    notes.append(f"all failing rows: run {path}")
+                if notes:
+                    message = "; ".join([node.message or "", *notes]).strip("; ")
+                    node = replace(node, message=scrub(message)[: _MESSAGE_MAX * 2])
+            nodes.append(node)
+        result.invocations[index] = replace(summary, nodes=tuple(nodes))
+
+
 def format_summary(result: StepResult) -> str:
     """A per-model / per-test table for the task log."""
     rows = [("type", "node", "status", "time_s", "rows", "failures")]
@@ -663,7 +727,8 @@ def _failure_detail(nodes: Sequence[NodeResult]) -> str:
     parts = []
     for node in nodes[:10]:
         count = f" ({node.failures} failing rows)" if node.failures else ""
-        parts.append(f"{node.resource_type} {node.name}: {node.status}{count}")
+        why = f" [{node.message}]" if node.message and node.resource_type == "test" else ""
+        parts.append(f"{node.resource_type} {node.name}: {node.status}{count}{why}")
     more = f"; and {len(nodes) - 10} more" if len(nodes) > 10 else ""
     return "; ".join(parts) + more
 
@@ -722,7 +787,8 @@ def raise_for_result(result: StepResult) -> None:
     else:
         error = DataQualityError(
             f"dbt {where}: data quality checks failed: {_failure_detail(failed)}. "
-            f"Inspect the failing rows with `dbt test --select <test> --store-failures`."
+            "Each failing test names the file with its SQL: run it against the warehouse "
+            "to list every failing row."
         )
     error.result = result  # type: ignore[attr-defined]
     raise error
@@ -784,6 +850,8 @@ def run_step(
         result.error = str(exc)
     finally:
         result.duration_s = time.monotonic() - started
+    if result.failed_nodes:
+        explain_failures(settings, result)
     log.info("%s", format_summary(result))
     if result.error:
         log.error("%s", result.error)

@@ -122,6 +122,12 @@ def test_failing_test_is_a_data_quality_error_with_counts(world) -> None:
         dbt.run_step(settings, "test", "silver", artifacts=settings.artifacts_dir / "t")
     [failed] = info.value.result.failed_nodes
     assert failed.failures == 2 and failed.status == "fail"
+    # one look tells why: the failing values, and the SQL that lists every failing row
+    assert "failing rows: " in failed.message and "value_field=9" in failed.message
+    assert "value_field=0" in failed.message
+    sql = Path(failed.message.split("all failing rows: run ", 1)[1].split(";")[0])
+    assert sql.is_file() and "accepted_values" in sql.name
+    assert "value_field=9" in str(info.value)
 
 
 def test_locked_warehouse_is_a_retriable_busy_error(world) -> None:
