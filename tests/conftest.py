@@ -8,6 +8,10 @@ absence must fail the run instead of skipping tests silently:
 
 ``MEDALLION_REAL_DATA`` is the real export's folder; by default ``shared/adventureworks``
 beside the checkout, the layout of this project's workspace.
+
+`make test` runs the suite on two pytest-xdist workers (``--dist loadgroup``): each test
+folder is one group, so a folder's shared fixtures (a built warehouse, an Airflow home, a
+recorded run) are built once, on one worker; the act workflows are a group of their own.
 """
 
 from __future__ import annotations
@@ -50,3 +54,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 f"was skipped: {reason}"
             )
     return report
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """One xdist group per test folder (and one for the act workflows): see the module doc."""
+    for item in items:
+        path = Path(str(item.fspath)).relative_to(REPO / "tests")
+        group = "act" if path.name == "test_act.py" else path.parts[0]
+        item.add_marker(pytest.mark.xdist_group(group))
