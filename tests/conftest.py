@@ -56,9 +56,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """One xdist group per test folder (and one for the act workflows): see the module doc."""
-    for item in items:
-        path = Path(str(item.fspath)).relative_to(REPO / "tests")
-        group = "act" if path.name == "test_act.py" else path.parts[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """One xdist group per test folder (and one for the act workflows): see the module doc.
+    Marked as each test is collected, before xdist reads the groups."""
+    path = Path(str(item.fspath)).relative_to(REPO / "tests")
+    group = "act" if path.name == "test_act.py" else path.parts[0]
+    item.add_marker(pytest.mark.xdist_group(group))
