@@ -23,10 +23,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 REQUIREMENTS = {"ui": "chromium", "realdata": "real-data"}
+# At import: the folders' conftests and helper modules read it while they are loaded.
+os.environ.setdefault("MEDALLION_REAL_DATA", str(REPO.parent / "shared" / "adventureworks"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    os.environ.setdefault("MEDALLION_REAL_DATA", str(REPO.parent / "shared" / "adventureworks"))
     unknown = _required() - set(REQUIREMENTS.values())
     if unknown:
         raise pytest.UsageError(
