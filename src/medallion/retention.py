@@ -3,8 +3,9 @@
 Every DAG run leaves dbt artifacts (about 12 MB at SF 1), an HTML report, a `dags test` log
 and rows in `ops`; an hourly schedule would add hundreds of MB a day, forever. The DAG's
 record task calls :func:`prune` after recording its run: whatever is older than
-``MEDALLION_RETENTION_DAYS`` (default 30; 0 keeps everything) goes, judged by the run's
-start in ``ops.pipeline_runs`` and by file modification time on disk:
+``MEDALLION_RETENTION_DAYS`` (default 30; 0 keeps everything) goes, judged by when the run
+was recorded (``ops.pipeline_runs.recorded_at``: a run's start is its logical date under
+`airflow dags test`, which may lie years back) and by file modification time on disk:
 
 - ``ops`` rows of those runs (every table, children first);
 - ``<artifacts>/<dag_id>/<run_id>/`` and ``<artifacts>/cli/<stamp>/`` folders;
@@ -65,7 +66,7 @@ def prune(settings: Settings, *, now: datetime | None = None) -> PruneReport | N
         cur = conn.cursor()
         ops.ensure_schema(conn, ops.dialect_for_target(settings.target))
         cur.execute(
-            f"select run_id from {ops.SCHEMA}.pipeline_runs where started_at < ?",
+            f"select run_id from {ops.SCHEMA}.pipeline_runs where recorded_at < ?",
             [cutoff.replace(tzinfo=None)],
         )
         report.runs = [row[0] for row in cur.fetchall()]

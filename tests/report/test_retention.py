@@ -29,6 +29,11 @@ def _leave_run(settings: Settings, run_id: str, age: timedelta) -> list[Path]:
         settings, run_id=run_id, logical_date=started, status="success", started_at=started,
         ended_at=started + timedelta(minutes=2), task_summaries=[], count_rows=False,
     )  # fmt: skip
+    with duckdb.connect(str(settings.warehouse)) as con:  # as if recorded back then
+        con.execute(
+            "update ops.pipeline_runs set recorded_at = ? where run_id = ?",
+            [started.replace(tzinfo=None), run_id],
+        )
     run_dir = task_artifacts_dir(settings, "dbt_transform", run_id, "bronze.dbt_run_bronze", 1)
     run_dir.mkdir(parents=True)
     (run_dir / "run_results.json").write_text("{}")
@@ -81,3 +86,15 @@ def test_retention_zero_keeps_everything(tmp_path: Path) -> None:
     old = _leave_run(settings, "scheduled__old", timedelta(days=400))
     assert retention.prune(settings, now=NOW) is None
     assert all(p.exists() for p in old) and _ops_runs(settings) == {"scheduled__old"}
+
+
+def test_a_run_of_an_old_interval_recorded_now_stays(tmp_path: Path) -> None:
+    """Under `airflow dags test` a run's start is its logical date: age is when it was recorded."""
+    settings = _settings(tmp_path)
+    long_ago = NOW - timedelta(days=900)
+    ops.record_run(
+        settings, run_id="manual__2024", logical_date=long_ago, status="success",
+        started_at=long_ago, ended_at=long_ago, task_summaries=[], count_rows=False,
+    )  # fmt: skip
+    assert retention.prune(settings, now=NOW).runs == []
+    assert _ops_runs(settings) == {"manual__2024"}
