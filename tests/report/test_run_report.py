@@ -10,6 +10,7 @@ from rich.console import Console
 
 from medallion import report
 from medallion.cli import main
+from medallion.dbt import safe_path_part
 
 if TYPE_CHECKING:
     from conftest import RecordedRuns  # tests/report/conftest.py
@@ -26,7 +27,9 @@ def _external_refs(html: str) -> list[str]:
 def test_report_of_the_failed_run(recorded: RecordedRuns) -> None:
     history = report.load_run(recorded.settings, recorded.bad.run_id)
     path = report.write_report(recorded.settings, history)
-    assert path == recorded.settings.home / "reports" / "manual__2024-01-01T01_00_00_00_00.html"
+    assert (
+        path == recorded.settings.home / "reports" / f"{safe_path_part(recorded.bad.run_id)}.html"
+    )
     html = path.read_text(encoding="utf-8")
     assert _external_refs(html) == []
     assert html.count("plotly.js v") == 1  # the library is inlined exactly once
@@ -110,7 +113,7 @@ def test_cli_report_defaults_to_latest_and_rejects_unknown_run(
     # captured, not a terminal: rows are not wrapped at 80 columns
     [gold] = [line for line in out.splitlines() if line.startswith("│ gold ")]
     assert "upstream failed" in gold, out
-    assert (settings.home / "reports" / "manual__2024-01-01T01_00_00_00_00.html").is_file()
+    assert (settings.home / "reports" / f"{safe_path_part(recorded.bad.run_id)}.html").is_file()
     assert main(["report", "--run-id", "nope"]) == 2
     err = capsys.readouterr().err
     assert "run 'nope' is not in ops.pipeline_runs" in err
