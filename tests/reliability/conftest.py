@@ -32,7 +32,7 @@ from faults import (
     MSSQL_PASSWORD,
     QUARANTINES,
     World,
-    write_synthetic_export,
+    write_source_export,
 )
 from scenarios import Recorder
 
@@ -89,7 +89,7 @@ def world(suite_root: Path, airflow_home: Path) -> World:
     }
     if os.environ.get("MEDALLION_RELIABILITY_DBT_DIR"):  # another checkout's dbt/, to bisect
         env["MEDALLION_DBT_PROJECT_DIR"] = os.environ["MEDALLION_RELIABILITY_DBT_DIR"]
-    world = World(root=root, env=env, source=write_synthetic_export(root / "source"))
+    world = World(root=root, env=env, source=write_source_export(root / "source"))
     world.load(world.source)
     outcome = world.run(logical_date=BASELINE_DATE)
     assert outcome.state == "success", outcome.log_file.read_text()[-5000:]

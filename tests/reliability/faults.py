@@ -1,8 +1,11 @@
 """Fault injection for the reliability suite: a source export to corrupt, and the world it runs in.
 
-* :func:`write_synthetic_export` writes the synthetic AdventureWorks data as a headered CSV
-  export (``<schema>/<Table>.csv``), the format `medallion load --source` reads; with
-  ``MEDALLION_RELIABILITY_SOURCE`` set, a copy of that (real) export is used instead.
+* :func:`write_source_export` writes the suite's source as a headered CSV export
+  (``<schema>/<Table>.csv``), the format `medallion load --source` reads: a slice of the real
+  AdventureWorks export whenever it is present (``MEDALLION_RELIABILITY_SOURCE``, else
+  ``MEDALLION_REAL_DATA``): every table whole but the orders, of which every
+  ``MEDALLION_RELIABILITY_ORDER_STEP``-th (default 30, about 1,050 orders across 2011-2014)
+  is kept with its lines; else the synthetic data at ``MEDALLION_RELIABILITY_SCALE``.
 * :class:`Export` is a writable copy of it with row-level edits by business key.
 * :class:`World` is one pipeline home for the whole session (warehouse, artifacts, state,
   shared AIRFLOW_HOME): a baseline DAG run on clean data is kept as a pristine warehouse,
@@ -49,11 +52,41 @@ SECRETS = {**SENTINELS, "mssql": MSSQL_PASSWORD}
 # --------------------------------------------------------------------------- export
 
 
+def real_export() -> Path | None:
+    """The real export the suite runs on, when there is one."""
+    for candidate in (
+        os.environ.get("MEDALLION_RELIABILITY_SOURCE"),
+        os.environ.get("MEDALLION_REAL_DATA"),
+    ):
+        if candidate and (Path(candidate) / "sales" / "SalesOrderHeader.csv").is_file():
+            return Path(candidate)
+    return None
+
+
+def write_source_export(root: Path) -> Path:
+    """The suite's source export in ``root``: the real slice, else synthetic data."""
+    real = real_export()
+    if real is None:
+        return write_synthetic_export(root)
+    step = int(os.environ.get("MEDALLION_RELIABILITY_ORDER_STEP") or 30)
+    for table in TABLES:
+        target = root / table.schema / f"{table.name}.csv"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(real / table.schema / f"{table.name}.csv", target)
+    export = Export(root)
+    header, rows = export.read("sales.SalesOrderHeader")
+    key = header.index("SalesOrderID")
+    kept = [r for r in rows if int(r[key]) % step == 0]
+    export.write("sales.SalesOrderHeader", header, kept)
+    orders = {r[key] for r in kept}
+    header, rows = export.read("sales.SalesOrderDetail")
+    key = header.index("SalesOrderID")
+    export.write("sales.SalesOrderDetail", header, [r for r in rows if r[key] in orders])
+    return root
+
+
 def write_synthetic_export(root: Path, scale: float = SCALE, seed: int = SEED) -> Path:
     """The synthetic data set as a headered CSV export in ``root``."""
-    real = os.environ.get("MEDALLION_RELIABILITY_SOURCE")
-    if real:
-        return Path(shutil.copytree(real, root))
     con = duckdb.connect()
     try:
         staging.create_staging_tables(con)

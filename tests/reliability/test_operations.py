@@ -4,17 +4,19 @@ twice, two pipelines at once, and secrets that must stay secret. All through the
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
-from dag_support import mail_text
+from dag_support import REPO, mail_text
 from faults import BASELINE_DATE, GOLD, SECRETS, World
 from scenarios import (
     describe_alerts,
@@ -124,26 +126,53 @@ def test_transient_lock_is_retried_and_recovers(
     )
 
 
-def _kill_when_silver_is_running(world: World, stop: threading.Event) -> dict[str, Any]:
-    """SIGKILL the `airflow dags test` process tree (the task runs in it) as soon as silver's
-    dbt has started building models; report what the killed try had written."""
+# A silver model (in a copy of the project, for the killed run only) that runs after
+# slv_orders, says so in a file, then waits to be killed: the kill lands mid-layer, with
+# silver's dbt unfinished, however loaded the machine is.
+BLOCKER = """
+import os
+import time
+from pathlib import Path
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    dbt.ref("slv_orders")
+    Path(os.environ["MEDALLION_TEST_BLOCKED"]).write_text("blocked")
+    time.sleep(600)
+    return session.sql("select 1 as never")
+"""
+
+
+def _project_with_blocker(root: Path) -> Path:
+    project = Path(shutil.copytree(REPO / "dbt", root / "dbt-with-blocker", dirs_exist_ok=True))
+    for generated in ("target", "logs", "dbt_packages"):
+        shutil.rmtree(project / generated, ignore_errors=True)
+    (project / "models" / "silver" / "slv_zz_blocker.py").write_text(BLOCKER)
+    return project
+
+
+def _kill_when_silver_blocks(world: World, blocked: Path, stop: threading.Event) -> dict[str, Any]:
+    """SIGKILL the `airflow dags test` process tree (the task runs in it) once the blocking
+    silver model runs; report what the killed try had written."""
     seen: dict[str, Any] = {}
     me = psutil.Process()
     pattern = "dbt_transform/*/silver.dbt_run_silver/try_1/dbt.log"
     earlier = set(world.settings.artifacts_dir.glob(pattern))
     while not stop.is_set():
-        logs = [log for log in world.settings.artifacts_dir.glob(pattern) if log not in earlier]
-        if logs and "OK created" in logs[0].read_text(errors="replace"):
+        if blocked.exists():
             procs = [p for p in me.children(recursive=True) if "dags" in " ".join(p.cmdline())]
             for proc in procs:
                 for child in proc.children(recursive=True):
                     child.kill()
                 proc.kill()
+            psutil.wait_procs(procs, timeout=30)
+            logs = [log for log in world.settings.artifacts_dir.glob(pattern) if log not in earlier]
             seen["killed"] = len(procs)
-            seen["results_written"] = (logs[0].parent / "run_results.json").exists()
-            seen["log"] = logs[0].read_text(errors="replace")
+            seen["results_written"] = bool(logs) and (logs[0].parent / "run_results.json").exists()
+            seen["log"] = logs[0].read_text(errors="replace") if logs else ""
             return seen
-        time.sleep(0.02)
+        time.sleep(0.05)
     return seen
 
 
@@ -152,12 +181,18 @@ def test_sigkill_during_silver_then_rerun_is_consistent(
 ) -> None:
     stop = threading.Event()
     killed: dict[str, Any] = {}
+    blocked = clean_world.root / "silver-blocked"
+    blocked.unlink(missing_ok=True)
+    project = _project_with_blocker(clean_world.root)
     watcher = threading.Thread(
-        target=lambda: killed.update(_kill_when_silver_is_running(clean_world, stop))
+        target=lambda: killed.update(_kill_when_silver_blocks(clean_world, blocked, stop))
     )
     watcher.start()
     try:
-        first = clean_world.run(logical_date=KILL_DATE)
+        first = clean_world.run(
+            {"MEDALLION_DBT_PROJECT_DIR": str(project), "MEDALLION_TEST_BLOCKED": str(blocked)},
+            logical_date=KILL_DATE,
+        )
     finally:
         stop.set()
         watcher.join()
