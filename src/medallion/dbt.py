@@ -644,24 +644,23 @@ def _failing_rows(settings: Settings, sql: str) -> list[dict[str, Any]]:
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _compiled_sql(artifacts: Path, unique_id: str) -> tuple[str | None, Path | None]:
-    """A test's compiled SQL (from the step's run_results.json) and where dbt wrote it."""
-    results = artifacts / "run_results.json"
+def _compiled_sql(artifacts: Path) -> dict[str, str]:
+    """Each node's compiled SQL in the step's run_results.json, read once per step."""
     try:
-        data = json.loads(results.read_text(encoding="utf-8"))
+        data = json.loads((artifacts / "run_results.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None, None
-    sql = next(
-        (
-            r.get("compiled_code")
-            for r in data.get("results") or ()
-            if r.get("unique_id") == unique_id
-        ),
-        None,
-    )
+        return {}
+    return {
+        r["unique_id"]: r["compiled_code"]
+        for r in data.get("results") or ()
+        if r.get("unique_id") and r.get("compiled_code")
+    }
+
+
+def _compiled_path(artifacts: Path, unique_id: str) -> Path | None:
+    """Where dbt wrote a test's compiled SQL under the step's target path."""
     name = unique_id.split(".")[2] if unique_id.count(".") >= 2 else unique_id
-    path = next(iter(sorted((artifacts / "compiled").rglob(f"{name}.sql"))), None)
-    return sql, path
+    return next(iter(sorted((artifacts / "compiled").rglob(f"{name}.sql"))), None)
 
 
 def explain_failures(settings: Settings, result: StepResult) -> None:
@@ -669,11 +668,13 @@ def explain_failures(settings: Settings, result: StepResult) -> None:
     rows (DuckDB; each column with its value) and the file with the test's SQL, to run
     against the warehouse for every failing row. Best effort: a failure to explain never
     hides the failure itself."""
+    compiled = _compiled_sql(result.artifacts)
     for index, summary in enumerate(result.invocations):
         nodes = []
         for node in summary.nodes:
             if node.resource_type == "test" and node.status == "fail":
-                sql, path = _compiled_sql(result.artifacts, node.unique_id)
+                sql = compiled.get(node.unique_id)
+                path = _compiled_path(result.artifacts, node.unique_id)
                 notes = []
                 if sql and settings.target == "duckdb":
                     try:
