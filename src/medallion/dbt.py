@@ -296,6 +296,10 @@ def dbt_argv(
         argv += ["--select", selection]
     if full_refresh and argv[0] in ("run", "build", "seed"):
         argv.append("--full-refresh")
+    if argv[0] in ("test", "build"):
+        # Unit tests check the project's code on fixed rows (`make test`, CI), not the data:
+        # the pipeline's runs leave them out.
+        argv += ["--exclude-resource-type", "unit_test"]
     if indirect_selection:
         argv += ["--indirect-selection", indirect_selection]
     return argv

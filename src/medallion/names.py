@@ -11,6 +11,9 @@ LAYERS = ("bronze", "silver", "gold")
 # Per layer, in order: build the candidate, test it, make it visible to consumers.
 STEPS = ("run", "test", "publish")
 RECORD_TASK = "record_run"
+# Where silver's candidate is built and tested before publish (dbt_project.yml, var
+# audit_schemas): its quarantine there is what a failed gate saw.
+SILVER_CANDIDATE_SCHEMA = "silver_audit"
 
 
 def task_name(layer: str, step: str) -> str:

@@ -358,8 +358,9 @@ def quarantine_reasons_sql(relation: str, dialect: str, *, is_list: bool) -> str
 
 
 def relations_sql() -> str:
-    """Relations of the medallion layers: portable information_schema query."""
-    layers = ", ".join(f"'{layer}'" for layer in LAYERS)
+    """Relations of the medallion layers and silver's candidate schema: portable
+    information_schema query."""
+    layers = ", ".join(f"'{schema}'" for schema in (*LAYERS, names.SILVER_CANDIDATE_SCHEMA))
     return (
         "select table_schema, table_name, table_type from information_schema.tables "
         f"where table_schema in ({layers}) order by table_schema, table_name"
@@ -369,7 +370,8 @@ def relations_sql() -> str:
 def reason_column_sql() -> str:
     return (
         "select table_schema, table_name, data_type from information_schema.columns "
-        f"where table_schema = 'silver' and column_name = '{QUARANTINE_REASON_COLUMN}'"
+        f"where table_schema in ('silver', '{names.SILVER_CANDIDATE_SCHEMA}') "
+        f"and column_name = '{QUARANTINE_REASON_COLUMN}'"
     )
 
 
@@ -484,10 +486,19 @@ def ensure_schema(conn: Any, dialect: str) -> None:
 def count_relations(
     conn: Any, dialect: str
 ) -> tuple[list[tuple[str, str, int]], list[tuple[str, str | None, int]]]:
-    """(layer, relation, rows) for every layer relation, and (relation, reason, rows)."""
+    """(layer, relation, rows) for every layer relation, and (relation, reason, rows).
+
+    Silver's candidate quarantine relations (``silver_audit.*_quarantine``, layer
+    ``silver_audit``) are counted too: after a failed gate they hold what was not published.
+    """
     cur = conn.cursor()
     cur.execute(relations_sql())
-    relations = [(str(s), str(t)) for s, t, _ in cur.fetchall() if _IDENT.match(str(t))]
+    relations = [
+        (str(s), str(t))
+        for s, t, _ in cur.fetchall()
+        if _IDENT.match(str(t))
+        and (str(s) != names.SILVER_CANDIDATE_SCHEMA or str(t).endswith(QUARANTINE_SUFFIX))
+    ]
     cur.execute(reason_column_sql())
     reason_types = {f"{s}.{t}": str(dt).upper() for s, t, dt in cur.fetchall()}
     counts: list[tuple[str, str, int]] = []

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from medallion.config import LAYERS
 from medallion.dbt import safe_path_part
+from medallion.names import SILVER_CANDIDATE_SCHEMA, task_id
 from medallion.ops import QUARANTINE_SUFFIX, RunHistory, connect, load_history
 
 if TYPE_CHECKING:
@@ -109,6 +110,29 @@ def layer_summaries(history: RunHistory) -> list[LayerSummary]:
     return out
 
 
+def unpublished_quarantine(history: RunHistory) -> list[dict[str, Any]]:
+    """Silver's candidate quarantine relations (rows and reasons) when the run built silver
+    but did not publish it, its gate having failed: what that gate saw, kept in the audit
+    schema; empty otherwise (then the candidate is what was published)."""
+    states = {t["task_id"]: t["state"] for t in history.tasks}
+    if states.get(task_id("silver", "run")) != "success" or (
+        states.get(task_id("silver", "publish")) == "success"
+    ):
+        return []
+    reasons: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for q in history.quarantine:
+        reasons[q["relation"]].append(q)
+    return [
+        {**r, "reasons": reasons[r["relation"]]}
+        for r in history.relations
+        if r["layer"] == SILVER_CANDIDATE_SCHEMA and r["row_count"]
+    ]
+
+
+def _reasons_text(reasons: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{q['reason'] or '(none)'}: {_fmt_n(q['row_count'])}" for q in reasons)
+
+
 def _fmt_s(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -198,6 +222,13 @@ def report_run(
     # Piped into a file or a CI log there is no terminal width: never wrap at 80 columns.
     console = console or Console(width=None if sys.stdout.isatty() else 200)
     console.print(summary_table(history))
+    for r in unpublished_quarantine(history):
+        console.print(
+            f"not published, silver's gate failed: {r['relation']} holds "
+            f"{_fmt_n(r['row_count'])} quarantined rows ({_reasons_text(r['reasons'])}); "
+            f"query: select * from {r['relation']}",
+            soft_wrap=True, markup=False, highlight=False,
+        )  # fmt: skip
     console.print(f"report: {path}", soft_wrap=True, highlight=False)  # a path to copy, unbroken
     return path
 
@@ -325,11 +356,17 @@ def _gold_rows_figure(history: RunHistory) -> Any:
 def _quarantine_figure(history: RunHistory) -> Any | None:
     import plotly.graph_objects as go
 
-    if not history.quarantine:
+    shown = {r["relation"] for r in unpublished_quarantine(history)}
+    quarantine = [
+        q
+        for q in history.quarantine
+        if not q["relation"].startswith(f"{SILVER_CANDIDATE_SCHEMA}.") or q["relation"] in shown
+    ]
+    if not quarantine:
         return None
     fig = go.Figure()
-    for relation in sorted({q["relation"] for q in history.quarantine}):
-        items = [q for q in history.quarantine if q["relation"] == relation]
+    for relation in sorted({q["relation"] for q in quarantine}):
+        items = [q for q in quarantine if q["relation"] == relation]
         fig.add_trace(
             go.Bar(
                 name=relation,
@@ -368,7 +405,9 @@ def _trend_figures(history: RunHistory) -> tuple[Any, Any]:
     by_run = {r["run_id"]: label for r, label in zip(runs, labels, strict=True)}
     series: dict[str, dict[str, int]] = defaultdict(dict)
     for rel in history.recent_relations:
-        if rel["layer"] == "gold" or rel["relation"].endswith(QUARANTINE_SUFFIX):
+        if rel["layer"] == "gold" or (
+            rel["layer"] == "silver" and rel["relation"].endswith(QUARANTINE_SUFFIX)
+        ):
             series[rel["relation"]][by_run[rel["run_id"]]] = rel["row_count"]
     rows = make_subplots(specs=[[{"secondary_y": False}]])
     for relation, points in sorted(series.items()):
@@ -455,19 +494,10 @@ def _checks(items: list[dict[str, Any]]) -> str:
     return f"{tests} tests" + (f" + {fresh} source freshness checks" if fresh else "")
 
 
-def _quarantine_html(history: RunHistory) -> str:
-    quarantine = [r for r in history.relations if r["relation"].endswith(QUARANTINE_SUFFIX)]
-    if not quarantine:
-        return '<p class="muted">No quarantine relation in the warehouse.</p>'
-    reasons: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for q in history.quarantine:
-        reasons[q["relation"]].append(q)
+def _quarantine_table(relations: list[dict[str, Any]], reasons: dict[str, list]) -> str:
     rows = []
-    for r in quarantine:
-        detail = ", ".join(
-            f"{_e(q['reason'] or '(none)')}: {_fmt_n(q['row_count'])}"
-            for q in reasons[r["relation"]]
-        )
+    for r in relations:
+        detail = _e(_reasons_text(reasons[r["relation"]]))
         cls = "warn" if r["row_count"] else ""
         rows.append(
             f'<tr class="{cls}"><td>{_e(r["relation"])}</td>'
@@ -477,6 +507,33 @@ def _quarantine_html(history: RunHistory) -> str:
         '<table class="quarantine"><tr><th>relation</th><th>rows</th><th>by reason</th></tr>'
         f"{''.join(rows)}</table>"
     )
+
+
+def _quarantine_html(history: RunHistory) -> str:
+    published = [
+        r
+        for r in history.relations
+        if r["layer"] != SILVER_CANDIDATE_SCHEMA and r["relation"].endswith(QUARANTINE_SUFFIX)
+    ]
+    reasons: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for q in history.quarantine:
+        reasons[q["relation"]].append(q)
+    parts = [
+        _quarantine_table(published, reasons)
+        if published
+        else '<p class="muted">No quarantine relation in the warehouse.</p>'
+    ]
+    candidate = unpublished_quarantine(history)
+    if candidate:
+        parts.append(
+            '<h3 id="quarantine-candidate">Candidate quarantine: not published</h3>'
+            "<p>Silver's gate failed, so these rows stayed in the audit schema and the "
+            "published quarantine above is the last good run's. Query them with "
+            + ", ".join(f"<code>select * from {_e(r['relation'])}</code>" for r in candidate)
+            + ".</p>"
+            + _quarantine_table(candidate, reasons)
+        )
+    return "".join(parts)
 
 
 _CSS = """

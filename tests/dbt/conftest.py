@@ -1,7 +1,8 @@
 """Session fixtures for the dbt project tests.
 
 One synthetic warehouse is loaded through the loader API and built with ``dbt build`` once
-per session; destructive tests corrupt a copy of it (``scratch``), never the original.
+per session; destructive tests corrupt a copy of it (``scratch``), never the original. The
+real export, when present, is built once too (``real_warehouse``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from dbt_support import (
+    SHARED_ADVENTUREWORKS,
     WAREHOUSE_FILE,
     BuiltWarehouse,
     Scratch,
@@ -44,3 +46,21 @@ def scratch(built_warehouse: BuiltWarehouse, dbt_session_dir: Path) -> Iterator[
     work_dir = dbt_session_dir / "scratch"
     warehouse = copy_warehouse(built_warehouse.path, work_dir / "db")
     yield Scratch(warehouse, work_dir)
+
+
+@pytest.fixture(scope="session")
+def real_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real AdventureWorks export loaded and built from scratch, every test passing."""
+    if not (SHARED_ADVENTUREWORKS / "sales" / "SalesOrderHeader.csv").is_file():
+        pytest.skip(f"the real AdventureWorks export is not at {SHARED_ADVENTUREWORKS}")
+    root = tmp_path_factory.mktemp("dbt_realdata")
+    warehouse = root / "db" / WAREHOUSE_FILE
+    warehouse.parent.mkdir()
+    load_into(warehouse, root / "home", source=SHARED_ADVENTUREWORKS)
+    build = build_and_publish(warehouse, root)
+    assert build.returncode == 0, build.describe()
+    statuses = {name: r["status"] for name, r in build.results().items()}
+    assert {s for s in statuses.values()} <= {"success", "pass"}, {
+        n: s for n, s in statuses.items() if s not in ("success", "pass")
+    }
+    return warehouse

@@ -7,6 +7,7 @@ writes its target/ and logs/ under the test's tmp directory, never inside the re
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -172,12 +173,25 @@ def run_commands(
 PUBLISHED_LAYERS = dbt.PUBLISHED_LAYERS
 
 
+def run_like_the_dag(warehouse: Path, work_dir: Path) -> None:
+    """Every layer's run, test and publish, in the DAG's order, each as its task runs it."""
+    for layer in LAYERS:
+        steps = [*dag_step(layer, "run"), *dag_step(layer, "test"), *dag_step(layer, "publish")]
+        for step in steps:
+            result = run_dbt(step, warehouse=warehouse, work_dir=work_dir)
+            assert result.returncode == 0, result.describe()
+
+
 def build_and_publish(
     warehouse: Path, work_dir: Path, *build_args: str, env: Mapping[str, str] | None = None
 ) -> DbtResult:
     """`dbt build` (every layer, in the audit schemas), then, when it passed, the publish of
-    silver and gold: what `medallion build` does. Returns the build's result."""
-    build = run_dbt(["build", *build_args], warehouse=warehouse, work_dir=work_dir, env=env)
+    silver and gold: what `medallion build` does (unit tests left out, as there). Returns the
+    build's result."""
+    build = run_dbt(
+        ["build", "--exclude-resource-type", "unit_test", *build_args],
+        warehouse=warehouse, work_dir=work_dir, env=env,
+    )  # fmt: skip
     if build.returncode == 0:
         full_refresh = "--full-refresh" in build_args
         for layer in PUBLISHED_LAYERS:
@@ -320,3 +334,39 @@ def append_into(warehouse: Path, home: Path, hours: int = 1) -> None:
     from medallion.loading.api import load
 
     load(_loader_settings(warehouse, home), source=None, scale=SCALE, seed=SEED, append_hours=hours)
+
+
+def write_export(root: Path, *, source: Path | None = None, drop_every: int = 0) -> Path:
+    """A headered CSV export in ``root``: a copy of ``source``, else the synthetic data set
+    (SF ``SCALE``). With ``drop_every``, every ``drop_every``-th order (SalesOrderID divisible
+    by it) and its lines are left out, as an export taken after upstream hard deletes."""
+    from medallion.loading import generator, staging
+
+    if source is not None:
+        shutil.copytree(source, root)
+    else:
+        con = duckdb.connect()
+        try:
+            staging.create_staging_tables(con)
+            generator.generate(con, SCALE, SEED, datetime(2024, 5, 31))
+            staging.write_csv_export(con, root)
+        finally:
+            con.close()
+    if drop_every:
+        for table in ("SalesOrderHeader", "SalesOrderDetail"):
+            path = root / "sales" / f"{table}.csv"
+            with path.open(encoding="utf-8", newline="") as fh:
+                header, *rows = list(csv.reader(fh))
+            key = header.index("SalesOrderID")
+            with path.open("w", encoding="utf-8", newline="") as fh:
+                writer = csv.writer(fh, lineterminator="\n")
+                writer.writerow(header)
+                writer.writerows(r for r in rows if int(r[key]) % drop_every)
+    return root
+
+
+def load_export(warehouse: Path, home: Path, export: Path) -> None:
+    """A snapshot load of ``export`` through the loader API (replaces every raw table)."""
+    from medallion.loading.api import load
+
+    load(_loader_settings(warehouse, home), source=export, force=True)

@@ -18,31 +18,21 @@ from pathlib import Path
 
 import pytest
 from dbt_support import (
-    LAYERS,
     WAREHOUSE_FILE,
     BuiltWarehouse,
     append_into,
     build_and_publish,
     checksums,
     copy_warehouse,
-    dag_step,
     execute,
     loaded_now,
     query,
-    run_dbt,
+    run_like_the_dag,
     scalar,
     touched,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-def _run_like_the_dag(warehouse: Path, work_dir: Path) -> None:
-    for layer in LAYERS:
-        steps = [*dag_step(layer, "run"), *dag_step(layer, "test"), *dag_step(layer, "publish")]
-        for step in steps:
-            result = run_dbt(step, warehouse=warehouse, work_dir=work_dir)
-            assert result.returncode == 0, result.describe()
 
 
 def _lone_order(warehouse: Path) -> tuple[int, object, int]:
@@ -103,7 +93,7 @@ def hours(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFact
         f"update sales.SalesOrderDetail set OrderQty = 0, {touched()} "
         f"where SalesOrderDetailID = {bad_line}",
     )
-    _run_like_the_dag(warehouse, work)
+    run_like_the_dag(warehouse, work)
     seen["lone"] = (lone, lone_date, lone_territory)
     seen["quarantined_after_hour_1"] = scalar(
         warehouse,
@@ -136,7 +126,7 @@ def hours(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFact
         f"LineTotal = UnitPrice * (1 - UnitPriceDiscount), {touched()} "
         f"where SalesOrderDetailID = {bad_line}",
     )
-    _run_like_the_dag(warehouse, work)
+    run_like_the_dag(warehouse, work)
 
     refreshed = root / "full_refresh" / WAREHOUSE_FILE
     refreshed.parent.mkdir()

@@ -91,16 +91,9 @@ def write_synthetic_export(root: Path, scale: float = SCALE, seed: int = SEED) -
     try:
         staging.create_staging_tables(con)
         generator.generate(con, scale, seed, datetime(2024, 5, 31))
-        for table in TABLES:
-            folder = root / table.schema
-            folder.mkdir(parents=True, exist_ok=True)
-            with (folder / f"{table.name}.csv").open("w", encoding="utf-8", newline="") as fh:
-                writer = csv.writer(fh, lineterminator="\n")
-                writer.writerow(table.column_names)
-                writer.writerows(staging.export_text_rows(con, table))
+        return staging.write_csv_export(con, root)
     finally:
         con.close()
-    return root
 
 
 @dataclass

@@ -16,8 +16,11 @@ from typing import Any
 
 import pytest
 from faults import Export, World, clean_orders, lines_of, merge, whole_order
+from rich.console import Console
 from scenarios import describe_alerts, describe_published, describe_quarantine, describe_tasks
 from support import gold_and_silver, run_scenario
+
+from medallion import report
 
 pytestmark = pytest.mark.e2e
 
@@ -222,8 +225,26 @@ def test_more_than_one_percent_bad_rows_fails_silver(
     [failure] = seen.alerts("failure")
     assert failure["task_id"] == "silver.dbt_test_silver"
     assert failure["error_type"] == "DataQualityError"
-    assert any(n["name"].startswith("quarantine_ratio") for n in failure["failed_nodes"])
+    assert any(n["name"] == "quarantine_ratio_order_lines" for n in failure["failed_nodes"])
     assert seen.alerts("retry") == []
+    # what the failed gate saw is recorded and reported as the candidate, not published
+    run_id = seen.outcome.run_id
+    candidate = dict(
+        clean_world.query(
+            "select reason, row_count from ops.quarantine_reasons where run_id = ? "
+            "and relation = 'silver_audit.order_lines_quarantine'",
+            [run_id],
+        )
+    )
+    assert candidate["non_positive_quantity"] == len(bad)
+    console = Console(record=True, width=300)
+    report_path = report.report_run(clean_world.settings, run_id, console=console)
+    said = console.export_text()
+    assert "not published, silver's gate failed: silver_audit.order_lines_quarantine" in said
+    assert f"non_positive_quantity: {len(bad):,}" in said
+    html = report_path.read_text(encoding="utf-8")
+    assert "Candidate quarantine: not published" in html
+    assert f"non_positive_quantity: {len(bad):,}" in html
     recorder.record(
         "more than 1 % bad rows",
         injected=f"{len(bad)} of {len(lines)} order lines with OrderQty -1 (4 %)",

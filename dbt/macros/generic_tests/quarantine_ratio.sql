@@ -1,7 +1,13 @@
-{#- The quarantine relation (`model`) holds at most `max_ratio` of the rows of
-    `source_model`. Above it the cause is an upstream outage, not a few bad rows,
-    so the layer's gate fails. max_ratio defaults to MEDALLION_QUARANTINE_MAX_RATIO. -#}
-{% test quarantine_ratio(model, source_model, max_ratio=none) %}
+{#- The gate between "a few bad rows" and "an upstream outage": the rows of the
+    quarantine relation (`model`) that broke a rule themselves are at most `max_ratio`
+    (default MEDALLION_QUARANTINE_MAX_RATIO) of the rows of `source_model`.
+
+    `collateral_reasons`: reasons that only say a related row was quarantined (an order
+    with one bad line is quarantined whole, with all its lines). A row whose reasons are
+    exactly one of them broke no rule itself: it is counted (collateral_rows) but not
+    gated; quarantine_collateral warns about such rows. The failing row carries the
+    counts, the ratio, the limit and by how many rows the limit was passed. -#}
+{% test quarantine_ratio(model, source_model, collateral_reasons=[], max_ratio=none) %}
 
 {%- set ratio = max_ratio if max_ratio is not none
     else env_var('MEDALLION_QUARANTINE_MAX_RATIO', '0.01') -%}
@@ -9,24 +15,50 @@
 
 with
 
-source_rows as (
+counts as (
 
-    select count(*) as n_rows from {{ source_model }}
-
-),
-
-quarantined_rows as (
-
-    select count(*) as n_rows from {{ model }}
+    select
+        (select count(*) from {{ source_model }}) as source_rows,
+        (select count(*) from {{ model }}
+            where {{ medallion.quarantine_violation(collateral_reasons) }}) as violating_rows,
+        (select count(*) from {{ model }}
+            where not ({{ medallion.quarantine_violation(collateral_reasons) }})) as collateral_rows
 
 )
 
 select
-    quarantined_rows.n_rows as quarantined_rows,
-    source_rows.n_rows as source_rows,
-    {{ ratio }} as max_ratio
-from source_rows
-cross join quarantined_rows
-where quarantined_rows.n_rows > {{ ratio }} * source_rows.n_rows
+    violating_rows,
+    collateral_rows,
+    source_rows,
+    round(cast(violating_rows as {{ dbt.type_float() }}) / source_rows, 6) as violation_ratio,
+    {{ ratio }} as max_ratio,
+    cast(violating_rows - floor({{ ratio }} * source_rows) as {{ dbt.type_bigint() }}) as rows_over_limit
+from counts
+where violating_rows > {{ ratio }} * source_rows
 
 {% endtest %}
+
+
+{#- Warns (configure severity: warn) when the quarantine relation holds rows that broke
+    no rule themselves, quarantined with a related row (`collateral_reasons`, see
+    quarantine_ratio): one row per reason with its count. -#}
+{% test quarantine_collateral(model, collateral_reasons) %}
+
+select
+    quarantine_reasons,
+    count(*) as collateral_rows
+from {{ model }}
+where not ({{ medallion.quarantine_violation(collateral_reasons) }})
+group by quarantine_reasons
+
+{% endtest %}
+
+
+{#- A quarantined row broke a rule itself: its reasons are not just one collateral reason. -#}
+{% macro quarantine_violation(collateral_reasons) -%}
+    {%- if collateral_reasons -%}
+        quarantine_reasons not in ('{{ collateral_reasons | join("', '") }}')
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}

@@ -9,7 +9,9 @@ the first bad value is looked up, with the record's line number carried in ``_li
 
 from __future__ import annotations
 
+import csv
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 
@@ -68,7 +70,7 @@ def staging_relation(table: Table) -> str:
 def export_text_rows(con: duckdb.DuckDBPyConnection, table: Table) -> list[list[str]]:
     """``table``'s staged rows spelled as a headered CSV export spells them, in a stable order:
     booleans 0/1, datetimes with milliseconds, NULL empty. What :func:`stage_file` reads
-    back; the tests write exports of synthetic data with it."""
+    back (see :func:`write_csv_export`)."""
     exprs = []
     for col in table.columns:
         ref = quote(col.name)
@@ -80,6 +82,19 @@ def export_text_rows(con: duckdb.DuckDBPyConnection, table: Table) -> list[list[
             exprs.append(f"{ref}::varchar")
     rows = con.execute(f"select {', '.join(exprs)} from {staging_relation(table)} order by all")
     return [["" if v is None else v for v in row] for row in rows.fetchall()]
+
+
+def write_csv_export(con: duckdb.DuckDBPyConnection, root: Path) -> Path:
+    """The staged tables as a headered CSV export in ``root`` (``<schema>/<Table>.csv``), the
+    format ``medallion load --source`` reads; the tests export synthetic data with it."""
+    for table in TABLES:
+        folder = root / table.schema
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / f"{table.name}.csv").open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(table.column_names)
+            writer.writerows(export_text_rows(con, table))
+    return root
 
 
 def create_staging_tables(con: duckdb.DuckDBPyConnection) -> None:
