@@ -181,6 +181,9 @@ def test_bad_rows_are_quarantined_with_their_reasons(scratch: Scratch) -> None:
         "has_no_rows_slv_order_lines_quarantine_": len(expected_lines),
         "has_no_rows_slv_customers_quarantine_": 1,
         "has_no_rows_slv_products_quarantine_": 2,
+        # quarantined only with a related row: counted and warned, not gated
+        "quarantine_collateral_orders": 2,
+        "quarantine_collateral_order_lines": len(expected_lines) - 2,
     }
     for relation, key, kept in (("orders", "sales_order_id", kept_order),
                                 ("products", "product_id", kept_product)):  # fmt: skip

@@ -41,8 +41,11 @@ where violating_rows > {{ ratio }} * source_rows
 
 {#- Warns (configure severity: warn) when the quarantine relation holds rows that broke
     no rule themselves, quarantined with a related row (`collateral_reasons`, see
-    quarantine_ratio): one row per reason with its count. -#}
+    quarantine_ratio): one row per reason with its count; the warning's count is the rows'. -#}
 {% test quarantine_collateral(model, collateral_reasons) %}
+
+{#- the warning counts rows, not reasons -#}
+{{ config(fail_calc='coalesce(sum(collateral_rows), 0)') }}
 
 select
     quarantine_reasons,
