@@ -11,7 +11,8 @@ beside the checkout, the layout of this project's workspace.
 
 `make test` runs the suite on two pytest-xdist workers (``--dist loadgroup``): each test
 folder is one group, so a folder's shared fixtures (a built warehouse, an Airflow home, a
-recorded run) are built once, on one worker; the act workflows are a group of their own.
+recorded run) are built once, on one worker; a few heavy modules (OWN_GROUPS) are groups of
+their own.
 """
 
 from __future__ import annotations
@@ -57,9 +58,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+# Modules that get an xdist group of their own, so they can run beside their folder: the
+# act workflows, and the dbt tests over the real export (their own warehouses).
+OWN_GROUPS = {
+    "test_act.py": "act",
+    "test_dbt_realdata.py": "dbt-real",
+    "test_dbt_snapshots.py": "dbt-real",
+}
+
+
 def pytest_itemcollected(item: pytest.Item) -> None:
-    """One xdist group per test folder (and one for the act workflows): see the module doc.
+    """One xdist group per test folder (and the few of OWN_GROUPS): see the module doc.
     Marked as each test is collected, before xdist reads the groups."""
     path = Path(str(item.fspath)).relative_to(REPO / "tests")
-    group = "act" if path.name == "test_act.py" else path.parts[0]
+    group = OWN_GROUPS.get(path.name, path.parts[0])
     item.add_marker(pytest.mark.xdist_group(group))
