@@ -30,7 +30,7 @@ select
     violating_rows,
     collateral_rows,
     source_rows,
-    round(cast(violating_rows as {{ dbt.type_float() }}) / source_rows, 6) as violation_ratio,
+    round(cast(violating_rows as {{ dbt.type_float() }}) / nullif(source_rows, 0), 6) as violation_ratio,
     {{ ratio }} as max_ratio,
     cast(violating_rows - floor({{ ratio }} * source_rows) as {{ dbt.type_bigint() }}) as rows_over_limit
 from counts
