@@ -36,7 +36,7 @@ export MEDALLION_REQUIRE ?= $(if $(CI),chromium$(comma)real-data)
 comma := ,
 
 test: venv system-deps ## run the whole test suite (pytest's exit 5, "no tests ran", is a failure)
-	@$(VENV)/bin/python -m pytest -n 2 --dist loadgroup --durations=15 $(PYTEST_ARGS); status=$$?; \
+	@$(VENV)/bin/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder --durations=15 $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$status
 
 lint: venv system-deps ## pre-commit on every file (ruff, sqlfluff, yaml, actionlint, zizmor)
