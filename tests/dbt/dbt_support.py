@@ -35,6 +35,15 @@ SEED = 42
 # The catalog name DuckDB gives the file is its stem, and dbt writes it into view
 # definitions: every copy of a warehouse keeps this file name (in its own directory).
 WAREHOUSE_FILE = "warehouse.duckdb"
+# The sqlserver target without a server: what the T-SQL checks and the unit tests' parse use.
+SQLSERVER_ENV = {
+    # Nothing must connect: 192.0.2.0/24 is TEST-NET-1, never routed.
+    "MEDALLION_MSSQL_HOST": "192.0.2.1",
+    "MEDALLION_MSSQL_PORT": "1433",
+    "MEDALLION_MSSQL_DATABASE": "AdventureWorks",
+    "MEDALLION_MSSQL_USER": "medallion_test",
+    "MEDALLION_MSSQL_PASSWORD": "not-a-real-password",
+}
 
 
 @dataclass(frozen=True)

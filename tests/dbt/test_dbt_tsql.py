@@ -16,18 +16,9 @@ from pathlib import Path
 import pytest
 import sqlfluff
 import sqlglot
-from dbt_support import DbtResult, run_dbt
+from dbt_support import SQLSERVER_ENV, DbtResult, run_dbt
 from sqlfluff.api.simple import APIParsingError
 from sqlglot import exp
-
-SQLSERVER_ENV = {
-    # Nothing must connect: 192.0.2.0/24 is TEST-NET-1, never routed.
-    "MEDALLION_MSSQL_HOST": "192.0.2.1",
-    "MEDALLION_MSSQL_PORT": "1433",
-    "MEDALLION_MSSQL_DATABASE": "AdventureWorks",
-    "MEDALLION_MSSQL_USER": "medallion_test",
-    "MEDALLION_MSSQL_PASSWORD": "not-a-real-password",
-}
 
 
 def tsql_problems(sql: str) -> list[str]:

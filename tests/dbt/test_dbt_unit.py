@@ -8,8 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
-from dbt_support import DBT_DIR, DbtResult, Scratch, dag_step, run_dbt
-from test_dbt_tsql import SQLSERVER_ENV
+from dbt_support import DBT_DIR, SQLSERVER_ENV, DbtResult, Scratch, dag_step, run_dbt
 
 UNIT_TESTS = {
     "each_line_rule_names_its_reason",
