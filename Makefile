@@ -10,7 +10,7 @@ STAMP := $(VENV)/.synced
 MEDALLION := $(VENV)/bin/medallion
 SOURCE ?=
 
-.PHONY: help venv system-deps run test lint act docs airflow screenshots bench clean
+.PHONY: help venv system-deps run test lint act docs airflow screenshots bench diff clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ lint: venv system-deps ## pre-commit on every file (ruff, sqlfluff, yaml, action
 
 act: venv ## run a GitHub workflow locally under act (WORKFLOW=pipeline.yml EVENT=workflow_dispatch JOB=)
 	$(VENV)/bin/python -m medallion.act $(or $(WORKFLOW),pipeline.yml) --event $(or $(EVENT),workflow_dispatch) $(if $(JOB),--job $(JOB))
+
+diff: venv ## what the working tree's dbt changes do to the data, against the merge base with BASE (origin/main)
+	$(MEDALLION) diff --base $(or $(BASE),origin/main) $(if $(SOURCE),--source "$(SOURCE)")
 
 docs: venv ## dbt docs (static site with lineage) into .local/docs
 	$(MEDALLION) docs

@@ -12,6 +12,13 @@ retry
     and re-running it only delays the alert. The final exit code is the command's own
     (128 + N when it died of signal N).
 
+pr-comment
+    Posts the data diff (``medallion diff``'s Markdown, from ``DIFF_MARKDOWN``) on the pull
+    request ``PR_NUMBER`` of ``GITHUB_REPOSITORY`` through the REST API at ``GITHUB_API``, or
+    updates the comment it posted before (found by its first-line marker), so a PR carries one
+    diff comment that later pushes update. A token that may not comment (a fork's PR) gives a
+    warning, not a failure: the diff is in the job summary either way.
+
 notify-slack
     Posts the failure of a workflow run to the incoming webhook in ``SLACK_WEBHOOK_URL``:
     repository, workflow, failed step, run URL and the failing dbt nodes from the newest
@@ -349,6 +356,87 @@ def notify_slack(
     return 0
 
 
+# --------------------------------------------------------------------------- PR comment
+
+GITHUB_COMMENT_LIMIT = 65536
+
+
+def _github(method: str, url: str, token: str, payload: Any = None) -> Any:
+    request = urllib.request.Request(
+        url,
+        data=None if payload is None else json.dumps(payload).encode("utf-8"),
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "Content-Type": "application/json",
+        },
+        method=method,
+    )
+    with urllib.request.urlopen(request, timeout=15.0) as response:
+        body = response.read()
+    return json.loads(body) if body else None
+
+
+def upsert_pr_comment(
+    api_url: str, repository: str, number: int, token: str, body: str
+) -> tuple[str, int]:
+    """('created' | 'updated', comment id): the comment that starts with the diff marker is
+    edited in place, else one is created."""
+    from medallion.names import DIFF_COMMENT_MARKER
+
+    if not body.startswith(DIFF_COMMENT_MARKER):
+        raise ValueError(f"the comment text does not start with {DIFF_COMMENT_MARKER}")
+    if len(body) > GITHUB_COMMENT_LIMIT:
+        cut = "\n\n... (cut: the whole diff is in the job summary and the diff artifact)"
+        body = body[: GITHUB_COMMENT_LIMIT - len(cut)] + cut
+    repo = f"{api_url.rstrip('/')}/repos/{repository}"
+    page = 1
+    while True:
+        url = f"{repo}/issues/{number}/comments?per_page=100&page={page}"
+        comments = _github("GET", url, token)
+        for comment in comments:
+            if (comment.get("body") or "").startswith(DIFF_COMMENT_MARKER):
+                _github("PATCH", f"{repo}/issues/comments/{comment['id']}", token, {"body": body})
+                return "updated", int(comment["id"])
+        if len(comments) < 100:
+            break
+        page += 1
+    created = _github("POST", f"{repo}/issues/{number}/comments", token, {"body": body})
+    return "created", int(created["id"])
+
+
+def pr_comment(env: Mapping[str, str]) -> int:
+    """0 when posted or not allowed (warned), 1 when delivery failed, 2 when misconfigured."""
+    needed = ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "PR_NUMBER", "DIFF_MARKDOWN")
+    missing = [name for name in needed if not env.get(name, "").strip()]
+    if missing:
+        print(f"pr-comment: {', '.join(missing)} not set", file=sys.stderr)
+        return 2
+    token = env["GITHUB_TOKEN"]
+    api = env.get("GITHUB_API", "").strip() or "https://api.github.com"
+    try:
+        action, comment = upsert_pr_comment(
+            api, env["GITHUB_REPOSITORY"], int(env["PR_NUMBER"]), token, env["DIFF_MARKDOWN"]
+        )
+    except urllib.error.HTTPError as exc:
+        if exc.code in (403, 404):
+            _annotate(
+                "warning",
+                f"pr-comment: the token may not comment on PR #{env['PR_NUMBER']} "
+                f"(HTTP {exc.code}; a fork's token is read-only): the diff is in the job summary",
+            )
+            return 0
+        print(f"pr-comment: {scrub(str(exc), [token])}", file=sys.stderr)
+        return 1
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        print(f"pr-comment: delivery failed: {scrub(str(reason), [token])}", file=sys.stderr)
+        return 1
+    print(f"pr-comment: {action} comment {comment} on PR #{env['PR_NUMBER']}")
+    return 0
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -374,6 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan-layers", help="validate a layers input; write it to $GITHUB_OUTPUT")
     plan.add_argument("layers", help="comma-separated layers, e.g. 'bronze,silver,gold'")
+
+    sub.add_parser("pr-comment", help="post or update the data-diff comment on the PR")
 
     notify = sub.add_parser("notify-slack", help="post a workflow failure to Slack")
     notify.add_argument("--failed-step", help=f"step name (default: first failure in ${STEPS_ENV})")
@@ -406,6 +496,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.command == "plan-layers":
         return _plan_layers_cli(args.layers, os.environ)
+    if args.command == "pr-comment":
+        return pr_comment(os.environ)
     return notify_slack(os.environ, failed_step=args.failed_step, dry_run=args.dry_run)
 
 

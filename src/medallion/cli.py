@@ -52,7 +52,35 @@ def _cmd_load(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     from medallion.dbt import build_all
 
+    if args.changed_since:
+        from medallion.diff import base_state, build_change, merge_base
+
+        if args.full_refresh:
+            raise ConfigError("--changed-since rebuilds the changed models whole already")
+        sha = merge_base(settings.project_root, args.changed_since)
+        build_change(settings, base_state(settings, sha), empty=args.empty)
+        return 0
+    if args.empty:
+        raise ConfigError("--empty checks the changed models only: add --changed-since REF")
     return 0 if build_all(settings, full_refresh=args.full_refresh).success else 1
+
+
+def _cmd_diff(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when the diff ran, whatever it found; 1 with --fail-on-gold-change and a moved
+    gold total, or when the change does not build."""
+    from medallion.diff import run_diff
+
+    report, files = run_diff(
+        settings, base_ref=args.base, source=args.source, scale=args.scale, seed=args.seed,
+        out_dir=args.out,
+    )  # fmt: skip
+    report.print()
+    for kind, path in files.items():
+        print(f"{kind}: {path}")
+    if args.fail_on_gold_change and report.gold_changed:
+        print("a gold total changed (--fail-on-gold-change)", file=sys.stderr)
+        return EXIT_DATA
+    return 0
 
 
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -169,7 +197,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = sub.add_parser("build", help="dbt build of every layer, without Airflow")
     build.add_argument("--full-refresh", action="store_true")
+    build.add_argument(
+        "--changed-since",
+        metavar="REF",
+        help="Slim CI: only the models changed since the merge base with REF, and their "
+        "children (dbt state:modified+ against that commit's manifest)",
+    )
+    build.add_argument(
+        "--empty",
+        action="store_true",
+        help="with --changed-since: build with zero rows, no publish",
+    )
     build.set_defaults(handler=_cmd_build)
+
+    diff = sub.add_parser(
+        "diff",
+        help="what the working tree's dbt changes do to the data, against the merge base with "
+        "a git ref: terminal table, diff.md (for a PR), diff.html",
+    )
+    diff.add_argument("--base", required=True, metavar="REF", help="git ref, e.g. origin/main")
+    diff.add_argument("--source", type=Path, help="AdventureWorks export (default: synthetic)")
+    diff.add_argument("--scale", type=float, default=0.05, help="synthetic SF (default 0.05)")
+    diff.add_argument("--seed", type=int, default=42, help="synthetic data seed")
+    diff.add_argument("--out", type=Path, help="report folder (default <home>/diff/report)")
+    diff.add_argument(
+        "--fail-on-gold-change", action="store_true", help="exit 1 when a gold total changed"
+    )
+    diff.set_defaults(handler=_cmd_diff)
 
     run = sub.add_parser("run", help="load data, then run the dbt_transform DAG end to end")
     _add_data_options(run)

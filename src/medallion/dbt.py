@@ -275,11 +275,15 @@ def dbt_argv(
     select: str | None = None,
     full_refresh: bool = False,
     indirect_selection: str | None = None,
+    state: Path | None = None,
+    empty: bool = False,
 ) -> list[str]:
     """The dbt command line for ``command`` (``run``, ``test``, ``build``, ``source freshness``...).
 
     ``layer`` selects ``tag:<layer>``; ``select`` overrides it. Project, profiles and target
     always come from ``settings`` so the DAG, the CLI and CI run exactly the same thing.
+    ``state``: the folder of another revision's manifest, for ``state:modified`` selectors;
+    ``empty``: build with zero rows (dbt's ``--empty``), to check that the SQL builds.
     """
     if layer is not None and layer not in LAYERS:
         raise ConfigError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
@@ -302,6 +306,10 @@ def dbt_argv(
         argv += ["--exclude-resource-type", "unit_test"]
     if indirect_selection:
         argv += ["--indirect-selection", indirect_selection]
+    if state is not None:
+        argv += ["--state", str(state)]
+    if empty and argv[0] in ("run", "build"):
+        argv.append("--empty")
     return argv
 
 
@@ -552,7 +560,7 @@ def _release_warehouse() -> None:
                 env.close()
 
 
-def _parsed_manifest(settings: Settings, work_dir: Path) -> Manifest | None:
+def parsed_manifest(settings: Settings, work_dir: Path) -> Manifest | None:
     """This process's parsed manifest for the project, parsing (partially) when it changed."""
     from dbt.cli.main import dbtRunner
 
@@ -599,7 +607,7 @@ def invoke(argv: Sequence[str], settings: Settings, *, reuse_manifest: bool = Tr
     with _INVOKE_LOCK:
         manifest = None
         if reuse_manifest:
-            manifest = _parsed_manifest(settings, target_path / "parse")
+            manifest = parsed_manifest(settings, target_path / "parse")
         else:
             _seed_partial_parse(settings, target_path)
         log.info("dbt %s", " ".join(argv))
@@ -872,22 +880,32 @@ class BuildResult:
     result: StepResult
 
 
-def build_all(settings: Settings, full_refresh: bool = False) -> BuildResult:
+def build_all(
+    settings: Settings,
+    full_refresh: bool = False,
+    *,
+    select: str | None = None,
+    state: Path | None = None,
+    empty: bool = False,
+) -> BuildResult:
     """``dbt build`` of every layer, then, if every model and test passed, the publish of each
     published layer: the CLI's ``medallion build``.
 
     ``dbt build`` alone builds and tests silver and gold in their audit schemas (gold from the
     silver candidate it just tested); nothing reaches the published schemas until publish.
+    ``select``/``state`` narrow the build (Slim CI: ``state:modified+`` against a base
+    manifest); an ``empty`` build only proves the SQL builds, so nothing is published.
     """
     artifacts = adhoc_artifacts_dir(settings, "build")
     result = StepResult(layer=None, step="build", artifacts=artifacts)
     started = time.monotonic()
     argv = dbt_argv(
-        "build", settings, target_path=artifacts, log_path=artifacts, full_refresh=full_refresh
-    )
+        "build", settings, target_path=artifacts, log_path=artifacts, full_refresh=full_refresh,
+        select=select, state=state, empty=empty,
+    )  # fmt: skip
     try:
         result.invocations.append(invoke(argv, settings, reuse_manifest=False))
-        for layer in PUBLISHED_LAYERS if result.success else ():
+        for layer in PUBLISHED_LAYERS if result.success and not empty else ():
             for publish in layer_commands(
                 settings, "publish", layer, target_path=artifacts, log_path=artifacts,
                 full_refresh=full_refresh,

@@ -39,3 +39,8 @@ def layer_step(task: str) -> tuple[str, str] | None:
 def workflow_step(layer: str, step: str) -> str:
     """The step name in .github/workflows/pipeline.yml ('silver test'); its id uses '_'."""
     return f"{layer} {step}"
+
+
+# The first line of the data-diff Markdown (`medallion diff`): finds the pull-request comment
+# that later pushes update (`python -m medallion.ci pr-comment`).
+DIFF_COMMENT_MARKER = "<!-- medallion-diff -->"

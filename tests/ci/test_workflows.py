@@ -106,6 +106,12 @@ def test_permissions_read_only_and_every_job_has_a_timeout(name: str, request: A
     workflow = request.getfixturevalue(name.removesuffix(".yml"))
     assert workflow["permissions"] == {"contents": "read"}
     for job_id, job in workflow["jobs"].items():
+        if job_id == "pr-comment":  # posts the data diff on the PR, and nothing else
+            assert job["permissions"] == {"pull-requests": "write"}
+            assert [s.get("run") for s in job["steps"] if "run" in s] == [
+                "PYTHONPATH=src python -m medallion.ci pr-comment"
+            ]
+            continue
         assert "permissions" not in job, f"{job_id} widens the permissions"
         assert 0 < job["timeout-minutes"] <= 120, job_id
 
@@ -131,7 +137,7 @@ def test_artifacts_uploaded_even_on_failure(name: str, request: Any) -> None:
         uploads = [
             s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")
         ]
-        if job_id == "lint":
+        if job_id in ("lint", "pr-comment"):
             continue
         assert len(uploads) == 1, job_id
         upload = uploads[0]
@@ -141,7 +147,9 @@ def test_artifacts_uploaded_even_on_failure(name: str, request: Any) -> None:
         paths = upload["with"]["path"]
         # pipeline.yml runs no DAG, so it has no run report; its dbt results and logs are
         # what a person reads after a failure.
-        if job_id != "pipeline":
+        if job_id == "diff":
+            assert ".local/diff/report/" in paths
+        elif job_id != "pipeline":
             assert ".local/reports/" in paths
         if job_id != "compose":
             assert "run_results.json" in paths and "*.log" in paths
@@ -182,7 +190,7 @@ def test_ci_jobs(ci: dict[str, Any]) -> None:
     assert "pre-commit run --all-files" in lint_runs
     assert any(s.get("run") == "make test" for s in steps_of(ci, "test"))
     # Every job caches its downloads (uv/pip/pre-commit/npm) keyed by the lock files.
-    for job_id in ("lint", "test", "sqlserver"):
+    for job_id in ("lint", "test", "sqlserver", "diff"):
         caches = [s for s in steps_of(ci, job_id) if s.get("uses", "").startswith("actions/cache@")]
         assert caches and "uv.lock" in caches[0]["with"]["key"], job_id
 
