@@ -63,12 +63,12 @@ def backoff_delays(retries: int, delay: float, factor: float, max_delay: float) 
     return [min(delay * factor**n, max_delay) for n in range(retries)]
 
 
-def _annotate(level: str, message: str) -> None:
+def _annotate(level: str, message: str, title: str = "retry") -> None:
     """A GitHub Actions annotation when running there, a plain line otherwise."""
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        print(f"::{level} title=retry::{message}", flush=True)
+        print(f"::{level} title={title}::{message}", flush=True)
     else:
-        print(f"retry: {message}", file=sys.stderr, flush=True)
+        print(f"{title}: {message}", file=sys.stderr, flush=True)
 
 
 def _run_once(argv: Sequence[str]) -> int:
@@ -423,8 +423,9 @@ def pr_comment(env: Mapping[str, str]) -> int:
         if exc.code in (403, 404):
             _annotate(
                 "warning",
-                f"pr-comment: the token may not comment on PR #{env['PR_NUMBER']} "
-                f"(HTTP {exc.code}; a fork's token is read-only): the diff is in the job summary",
+                f"the token may not comment on PR #{env['PR_NUMBER']} (HTTP {exc.code}; "
+                "a fork's token is read-only): the diff is in the job summary",
+                title="pr-comment",
             )
             return 0
         print(f"pr-comment: {scrub(str(exc), [token])}", file=sys.stderr)

@@ -306,6 +306,7 @@ class DiffReport:
             loader=jinja2.FileSystemLoader(_TEMPLATES),
             autoescape=jinja2.select_autoescape(["html"]),
             trim_blocks=True,
+            keep_trailing_newline=True,  # diff.md is appended to $GITHUB_OUTPUT before a delimiter
             lstrip_blocks=True,
             undefined=jinja2.StrictUndefined,
         )
