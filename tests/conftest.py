@@ -62,6 +62,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 # act workflows, and the dbt tests over the real export (their own warehouses).
 OWN_GROUPS = {
     "test_act.py": "act",
+    "test_diff.py": "diff",
     "test_dbt_realdata.py": "dbt-real",
     "test_dbt_snapshots.py": "dbt-real",
 }
@@ -71,7 +72,7 @@ OWN_GROUPS = {
 # with the most tests first, which left the act workflows running alone at the end): the
 # longest first, so the short ones fill in at the end (the per-test durations `make test`
 # prints are where these ranks come from). Groups not listed start last.
-GROUP_ORDER = ("dbt", "reliability", "dbt-real", "bench", "act", "ui", "dags", "report")
+GROUP_ORDER = ("dbt", "reliability", "dbt-real", "bench", "act", "diff", "ui", "dags", "report")
 
 
 def _group_rank(item: pytest.Item) -> int:
