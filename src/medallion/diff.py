@@ -491,6 +491,7 @@ def run_diff(
             )
             relations.append(compare_relation(con, model, missing))
     relations.sort(key=lambda r: (order.get(r.layer or "", 9), r.model))
-    report = DiffReport(sha, base_ref, head, _data_tag(source, scale, seed)[1], built, relations)
+    shown_ref = base_ref[:12] if base_ref.startswith(sha) else base_ref  # CI passes the sha
+    report = DiffReport(sha, shown_ref, head, _data_tag(source, scale, seed)[1], built, relations)
     files = report.write(out_dir or settings.home / "diff" / "report")
     return report, files

@@ -337,6 +337,4 @@ def test_ci_pull_request_path_posts_the_diff_under_act(
         head, rest = text.split(start, 1)
         sample = body.replace(DIFF_COMMENT_MARKER + "\n", "", 1).strip()
         block = f"<details><summary>sample PR comment</summary>\n\n{sample}\n\n</details>"
-        readme.write_text(
-            f"{head}{start}\n{block}\n{end}{rest.split(end, 1)[1]}", encoding="utf-8"
-        )
+        readme.write_text(f"{head}{start}\n{block}\n{end}{rest.split(end, 1)[1]}", encoding="utf-8")
