@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -118,3 +121,79 @@ def ensure_admin_password(settings: Settings) -> tuple[str, str]:
         with os.fdopen(fd, "w") as fh:
             fh.write(json.dumps(passwords) + "\n")
     return ADMIN_USER, passwords[ADMIN_USER]
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+@dataclass(frozen=True)
+class RecordedTask:
+    """A task instance as the metadata database recorded it (times naive UTC)."""
+
+    task_id: str
+    state: str | None
+    try_number: int
+    start: datetime | None
+    end: datetime | None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.start is None or self.end is None:
+            return None
+        return (self.end - self.start).total_seconds()
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    pk: int
+    run_id: str
+    state: str | None
+    tasks: tuple[RecordedTask, ...]
+
+
+def _metadata(airflow_home: Path) -> sqlite3.Connection:
+    path = airflow_home / "airflow.db"
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+
+
+def _utc(value: str | None) -> datetime | None:
+    """Naive UTC from a timestamp as Airflow stores it."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T"))
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
+def last_run_pk(airflow_home: Path, dag_id: str, *, replacing: str | None = None) -> int:
+    """The newest run's id in a local Airflow home (0 before the first run); with
+    ``replacing`` (an ISO logical date), among the other runs, since Airflow deletes the run
+    it replaces and SQLite may hand its id to the new one."""
+    if not (airflow_home / "airflow.db").is_file():
+        return 0
+    query, args = "select max(id) from dag_run where dag_id = ?", [dag_id]
+    if replacing:
+        when = datetime.fromisoformat(replacing).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        query += " and coalesce(logical_date, '') not like ?"
+        args.append(when + "%")
+    with _metadata(airflow_home) as con:
+        row = con.execute(query, args).fetchone()
+    return int(row[0] or 0)
+
+
+def latest_run(airflow_home: Path, dag_id: str, after_pk: int = 0) -> RecordedRun | None:
+    """The newest run of ``dag_id`` created after ``after_pk``, with its task instances."""
+    with _metadata(airflow_home) as con:
+        run = con.execute(
+            "select id, run_id, state from dag_run where dag_id = ? and id > ? "
+            "order by id desc limit 1",
+            (dag_id, after_pk),
+        ).fetchone()
+        if run is None:
+            return None
+        rows = con.execute(
+            "select task_id, state, try_number, start_date, end_date from task_instance "
+            "where dag_id = ? and run_id = ?",
+            (dag_id, run[1]),
+        ).fetchall()
+    tasks = tuple(RecordedTask(t, st, int(n or 0), _utc(s), _utc(e)) for t, st, n, s, e in rows)
+    return RecordedRun(int(run[0]), str(run[1]), run[2], tasks)

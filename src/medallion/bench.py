@@ -881,7 +881,7 @@ class FloorSetup:
 
 
 def floor_setup(settings: Settings, home: Path, base_env: Mapping[str, str]) -> FloorSetup:
-    from medallion.config import LAYERS
+    from medallion.names import LAYERS
 
     dag_file = home / "dags" / "airflow_floor.py"
     dag_file.parent.mkdir(parents=True, exist_ok=True)
@@ -893,47 +893,26 @@ def floor_setup(settings: Settings, home: Path, base_env: Mapping[str, str]) -> 
 
 
 def _read_airflow_run(airflow_home: Path, dag_id: str, after_pk: int) -> dict[str, Any]:
-    import sqlite3
+    from medallion.airflow_env import latest_run
 
-    path = airflow_home / "airflow.db"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as con:
-        run = con.execute(
-            "select id, run_id, state from dag_run where dag_id = ? and id > ? "
-            "order by id desc limit 1",
-            (dag_id, after_pk),
-        ).fetchone()
-        if run is None:
-            return {"state": None, "tasks": 0}
-        rows = con.execute(
-            "select state, start_date, end_date, task_id from task_instance where dag_id = ? and run_id = ?",
-            (dag_id, run[1]),
-        ).fetchall()
-    durations = [(_utc(e) - _utc(s)).total_seconds() for _, s, e, _ in rows if s and e]  # type: ignore[operator]
+    run = latest_run(airflow_home, dag_id, after_pk)
+    if run is None:
+        return {"state": None, "tasks": 0}
+    durations = [t.duration_s for t in run.tasks if t.duration_s is not None]
     states: dict[str, int] = {}
-    for state, _, _, _ in rows:
-        states[str(state)] = states.get(str(state), 0) + 1
-    failed = sorted(t for state, _, _, t in rows if state in ("failed", "upstream_failed"))
+    for t in run.tasks:
+        states[str(t.state)] = states.get(str(t.state), 0) + 1
+    failed = sorted(t.task_id for t in run.tasks if t.state in ("failed", "upstream_failed"))
     return {
-        "run_pk": run[0],
-        "run_id": run[1],
-        "state": run[2],
-        "tasks": len(rows),
+        "run_pk": run.pk,
+        "run_id": run.run_id,
+        "state": run.state,
+        "tasks": len(run.tasks),
         "task_states": states,
         "failed_tasks": failed[:20],
         "task_seconds_sum": round(sum(durations), 3),
         "task_seconds_max": round(max(durations, default=0.0), 3),
     }
-
-
-def _last_pk(airflow_home: Path, dag_id: str) -> int:
-    import sqlite3
-
-    path = airflow_home / "airflow.db"
-    if not path.is_file():
-        return 0
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as con:
-        row = con.execute("select max(id) from dag_run where dag_id = ?", (dag_id,)).fetchone()
-    return int(row[0] or 0)
 
 
 # --------------------------------------------------------------------------- parse probe
@@ -1154,7 +1133,9 @@ def _dags_test(
     log = ctx.log(dag_id)
 
     def run() -> tuple[bool, str | None, dict[str, Any]]:
-        before = _last_pk(airflow_home, dag_id)
+        from medallion.airflow_env import last_run_pk
+
+        before = last_run_pk(airflow_home, dag_id)
         code = _run_logged(argv, env, log)
         seen = _read_airflow_run(airflow_home, dag_id, before)
         ok = code == 0 and seen.get("state") == "success"
@@ -1188,9 +1169,9 @@ def case_airflow_floor(ctx: ScaleContext) -> RunRecord:
 def batch_rows(settings: Settings) -> dict[str, dict[str, int]]:
     """Per incremental model (the audit-schema tables stamped with ``_batch_at``): its rows,
     and how many the last run (re)computed. The data work of a run, counted, not timed."""
-    from medallion.loading.warehouse import connect
+    from medallion.connections import connect_duckdb
 
-    con = connect(settings, read_only=True)
+    con = connect_duckdb(settings, read_only=True)
     try:
         tables = con.execute(
             "select c.table_schema, c.table_name from information_schema.columns c "

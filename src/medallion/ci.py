@@ -154,7 +154,7 @@ def plan_layers(text: str) -> list[str]:
 
     A typo must fail the run: silently skipping 'silvr' would end green having built nothing.
     """
-    from medallion.config import LAYERS
+    from medallion.names import LAYERS
 
     names = [part.strip().lower() for part in text.replace(" ", ",").split(",") if part.strip()]
     unknown = [name for name in names if name not in LAYERS]

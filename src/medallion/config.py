@@ -12,11 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medallion import names
 from medallion.errors import ConfigError
 
 TARGETS = ("duckdb", "sqlserver")
-LAYERS = names.LAYERS
 
 
 def _project_root(env: Mapping[str, str]) -> Path:

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medallion.config import LAYERS, Settings
+from medallion.config import Settings
 from medallion.errors import (
     ConfigError,
     DataQualityError,
@@ -47,6 +47,7 @@ from medallion.errors import (
     SourceStructureError,
     WarehouseBusyError,
 )
+from medallion.names import LAYERS, STEPS
 from medallion.redact import scrub
 
 if TYPE_CHECKING:
@@ -54,7 +55,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STEPS = ("run", "test", "publish")
 # Layers built in an audit schema and made visible by the publish step (dbt/macros/publish.sql).
 PUBLISHED_LAYERS = ("silver", "gold")
 SUMMARY_XCOM_KEY = "dbt_summary"

@@ -139,9 +139,9 @@ def _sqlserver_lock(settings: Settings, wait: float) -> Iterator[str]:
     if inherited:  # the parent's session holds the application lock
         yield inherited
         return
-    from medallion.loading.sqlserver import connect
+    from medallion.connections import connect_sqlserver
 
-    conn = connect(autocommit=True)
+    conn = connect_sqlserver(autocommit=True)
     try:
         status = conn.execute(applock_sql(wait)).fetchone()[0]
         if status < 0:  # -1 timeout, -2 cancelled, -3 deadlock victim, -999 error

@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from medallion import names
-from medallion.config import LAYERS
+from medallion.connections import connect
 from medallion.dbt import NodeResult, StepResult, read_run_results, task_artifacts_dir
 from medallion.errors import MedallionError
+from medallion.names import LAYERS
 
 if TYPE_CHECKING:
     from medallion.config import Settings
@@ -440,37 +440,6 @@ def node_rows(run: RunRecord) -> list[tuple[Any, ...]]:
         for task in run.tasks
         for node in task.nodes
     ]
-
-
-# --- connections -----------------------------------------------------------------------------
-
-
-@contextmanager
-def connect(settings: Settings, *, read_only: bool = False) -> Iterator[Any]:
-    """A DB-API connection to the warehouse (DuckDB file, or SQL Server through pyodbc)."""
-    if settings.target == "sqlserver":
-        from medallion.loading import sqlserver
-
-        conn = sqlserver.connect()
-    else:
-        import duckdb
-
-        if read_only and not settings.warehouse.exists():
-            raise OpsError(
-                f"warehouse {settings.warehouse} does not exist; run `medallion run` first"
-            )
-        settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            conn = duckdb.connect(str(settings.warehouse), read_only=read_only)
-        except duckdb.IOException as exc:
-            raise OpsError(
-                f"cannot open warehouse {settings.warehouse}: {exc}; another process may "
-                "hold it (a running DAG task?): retry when it has finished"
-            ) from exc
-    try:
-        yield conn
-    finally:
-        conn.close()
 
 
 # --- write -----------------------------------------------------------------------------------

@@ -15,39 +15,23 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from medallion.config import LAYERS, Settings
+from medallion.airflow_env import RecordedTask, airflow_env, last_run_pk, latest_run
+from medallion.config import Settings
 from medallion.errors import MedallionError
-from medallion.names import DAG_ID
+from medallion.names import DAG_ID, LAYERS, STEPS, task_id
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 _MIGRATED_MARKER = ".medallion-db-migrated"
-
-
-@dataclass(frozen=True)
-class TaskOutcome:
-    task_id: str
-    state: str | None
-    try_number: int
-    start: datetime | None
-    end: datetime | None
-
-    @property
-    def duration_s(self) -> float | None:
-        if self.start is None or self.end is None:
-            return None
-        return (self.end - self.start).total_seconds()
 
 
 @dataclass
@@ -56,7 +40,7 @@ class DagRunOutcome:
 
     run_id: str | None
     state: str | None
-    tasks: dict[str, TaskOutcome] = field(default_factory=dict)
+    tasks: dict[str, RecordedTask] = field(default_factory=dict)
     returncode: int | None = None
     log_file: Path | None = None
 
@@ -66,9 +50,7 @@ class DagRunOutcome:
 
     def layer(self, layer: str) -> tuple[str, float | None]:
         """(status, seconds from the run task's start to the publish task's end) of a layer."""
-        steps = [
-            self.tasks.get(f"{layer}.{step}_{layer}") for step in ("dbt_run", "dbt_test", "publish")
-        ]
+        steps = [self.tasks.get(task_id(layer, step)) for step in STEPS]
         present = [t for t in steps if t is not None]
         states = [t.state or "none" for t in present]
         order = ("failed", "upstream_failed", "up_for_retry", "running", "none", "skipped")
@@ -86,8 +68,6 @@ def _airflow_bin() -> str:
 
 def dags_test_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment of the `airflow` subprocesses: the project's local Airflow, deadline off."""
-    from medallion.airflow_env import airflow_env
-
     env = airflow_env(settings, base=base)
     env["MEDALLION_DAGRUN_DEADLINE_SECONDS"] = "0"  # apache/airflow#73428, see module doc
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -115,46 +95,14 @@ def ensure_airflow_db(settings: Settings, env: Mapping[str, str]) -> bool:
     return True
 
 
-def _db(settings: Settings) -> sqlite3.Connection:
-    path = settings.airflow_home / "airflow.db"
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-
-
-def _ts(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace(" ", "T"))
-
-
-def _last_run_pk(settings: Settings, replacing: str | None = None) -> int:
-    """The newest run's id; with ``replacing`` (an ISO logical date), among the other runs,
-    since Airflow deletes the run it replaces and SQLite may hand its id to the new one."""
-    query, args = "select max(id) from dag_run where dag_id = ?", [DAG_ID]
-    if replacing:
-        when = datetime.fromisoformat(replacing).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-        query += " and coalesce(logical_date, '') not like ?"
-        args.append(when + "%")
-    with _db(settings) as con:
-        row = con.execute(query, args).fetchone()
-    return int(row[0] or 0)
-
-
 def read_dag_run(settings: Settings, after_pk: int = 0) -> DagRunOutcome:
     """The latest `dbt_transform` run created after ``after_pk``, with its task instances."""
-    with _db(settings) as con:
-        run = con.execute(
-            "select run_id, state from dag_run where dag_id = ? and id > ? order by id desc limit 1",
-            (DAG_ID, after_pk),
-        ).fetchone()
-        if run is None:
-            return DagRunOutcome(run_id=None, state=None)
-        rows = con.execute(
-            "select task_id, state, try_number, start_date, end_date from task_instance "
-            "where dag_id = ? and run_id = ?",
-            (DAG_ID, run[0]),
-        ).fetchall()
-    tasks = {r[0]: TaskOutcome(r[0], r[1], int(r[2] or 0), _ts(r[3]), _ts(r[4])) for r in rows}
-    return DagRunOutcome(run_id=run[0], state=run[1], tasks=tasks)
+    run = latest_run(settings.airflow_home, DAG_ID, after_pk)
+    if run is None:
+        return DagRunOutcome(run_id=None, state=None)
+    return DagRunOutcome(
+        run_id=run.run_id, state=run.state, tasks={t.task_id: t for t in run.tasks}
+    )
 
 
 def run_dag(
@@ -173,7 +121,7 @@ def run_dag(
     if echo and not (settings.airflow_home / _MIGRATED_MARKER).is_file():
         print("  preparing Airflow's metadata database (airflow db migrate, first run only)")
     ensure_airflow_db(settings, env)
-    before = _last_run_pk(settings, replacing=logical_date)
+    before = last_run_pk(settings.airflow_home, DAG_ID, replacing=logical_date)
     log_dir = settings.home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / f"dags_test_{time.strftime('%Y%m%dT%H%M%S')}.log"

@@ -16,10 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medallion.config import LAYERS
+from medallion.connections import connect
 from medallion.dbt import safe_path_part
-from medallion.names import SILVER_CANDIDATE_SCHEMA, task_id
-from medallion.ops import QUARANTINE_SUFFIX, RunHistory, connect, load_history
+from medallion.names import LAYERS, SILVER_CANDIDATE_SCHEMA, task_id
+from medallion.ops import QUARANTINE_SUFFIX, RunHistory, load_history
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -58,11 +58,12 @@ def prune(settings: Settings, *, now: datetime | None = None) -> PruneReport | N
     if settings.retention_days <= 0:
         return None
     from medallion import ops
+    from medallion.connections import connect
 
     now = now or datetime.now(UTC)
     cutoff = now - timedelta(days=settings.retention_days)
     report = PruneReport(cutoff=cutoff)
-    with ops.connect(settings) as conn:
+    with connect(settings) as conn:
         cur = conn.cursor()
         ops.ensure_schema(conn, ops.dialect_for_target(settings.target))
         cur.execute(

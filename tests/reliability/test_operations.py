@@ -29,9 +29,11 @@ from scenarios import (
 )
 from support import gold_and_silver, run_scenario
 
+from medallion.airflow_env import last_run_pk
 from medallion.errors import EXIT_TRANSIENT
 from medallion.lock import lock_path
-from medallion.pipeline import _last_run_pk, read_dag_run
+from medallion.names import DAG_ID
+from medallion.pipeline import read_dag_run
 
 pytestmark = pytest.mark.e2e
 
@@ -251,7 +253,7 @@ GRAINS_GOLD = [g.split(".")[1] for g in GOLD]
 
 def test_second_pipeline_on_the_same_warehouse_fails_clearly(clean_world: World, recorder) -> None:
     cli = [sys.executable, "-m", "medallion.cli", "run", "--source", str(clean_world.source)]
-    runs_before = _last_run_pk(clean_world.settings)
+    runs_before = last_run_pk(clean_world.settings.airflow_home, DAG_ID)
     first = subprocess.Popen(cli, env=clean_world.env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)  # fmt: skip
     lock = lock_path(clean_world.settings)
@@ -277,7 +279,9 @@ def test_second_pipeline_on_the_same_warehouse_fails_clearly(clean_world: World,
         assert "is in use by another pipeline run" in message, message
         assert f"held by medallion run (pid {first.pid}" in message
         assert "This run changed nothing" in message
-    assert _last_run_pk(clean_world.settings) == runs_before + 1, "only the first ran the DAG"
+    assert last_run_pk(clean_world.settings.airflow_home, DAG_ID) == runs_before + 1, (
+        "only the first ran the DAG"
+    )
     assert read_dag_run(clean_world.settings, runs_before).state == "success"
     _silver, gold = gold_and_silver(clean_world)
     assert gold == clean_world.baseline["gold"]

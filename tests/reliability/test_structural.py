@@ -18,7 +18,8 @@ from faults import Export, World, lines_of
 from scenarios import describe_alerts, describe_published, describe_tasks
 from support import gold_and_silver, run_scenario
 
-from medallion.pipeline import _last_run_pk
+from medallion.airflow_env import last_run_pk
+from medallion.names import DAG_ID
 
 pytestmark = pytest.mark.e2e
 
@@ -69,14 +70,19 @@ def test_structural_fault_in_the_export_stops_the_run_at_load(
 ) -> None:
     export = clean_world.export(scenario.split(":")[-1].strip().replace(" ", "_"))
     edit(export)
-    raw_before, runs_before = _raw(clean_world), _last_run_pk(clean_world.settings)
+    raw_before, runs_before = (
+        _raw(clean_world),
+        last_run_pk(clean_world.settings.airflow_home, DAG_ID),
+    )
 
     proc = _medallion_run(clean_world, export)
 
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     message = proc.stderr.strip().splitlines()[-1]
     assert str(export.root / where[0]) in message and where[1] in message, message
-    assert _last_run_pk(clean_world.settings) == runs_before, "no DAG run was started"
+    assert last_run_pk(clean_world.settings.airflow_home, DAG_ID) == runs_before, (
+        "no DAG run was started"
+    )
     assert _raw(clean_world) == raw_before
     silver, gold = gold_and_silver(clean_world)
     assert silver == clean_world.baseline["silver"] and gold == clean_world.baseline["gold"]

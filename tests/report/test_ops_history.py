@@ -10,6 +10,7 @@ import sqlglot
 from sqlglot import exp
 
 from medallion import ops
+from medallion.connections import connect
 from medallion.dbt import StepResult, read_run_results, task_artifacts_dir
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ DAG_ID = "dbt_transform"
 
 
 def _rows(recorded: RecordedRuns, sql: str, *params: object) -> list[tuple]:
-    with ops.connect(recorded.settings, read_only=True) as con:
+    with connect(recorded.settings, read_only=True) as con:
         return con.execute(sql, list(params)).fetchall()
 
 

@@ -24,8 +24,10 @@ import pytest
 from medallion import ops, report
 from medallion.assets import GOLD_RELATIONS
 from medallion.browser import Chromium
-from medallion.config import LAYERS, Settings
+from medallion.config import Settings
+from medallion.connections import connect
 from medallion.local_airflow import DAG_ID, LocalAirflow, free_port
+from medallion.names import LAYERS
 
 pytestmark = [pytest.mark.ui, pytest.mark.e2e, pytest.mark.timeout(1500)]
 
@@ -239,7 +241,7 @@ def test_green_run_report(
 
 def _ensure_recorded(deployment: Deployment, run_id: str) -> None:
     """The DAG's own record_run task (a teardown) wrote this run into ops."""
-    with ops.connect(deployment.settings, read_only=True) as con:
+    with connect(deployment.settings, read_only=True) as con:
         assert ops.has_ops(con), "record_run never created the ops schema"
         recorded = con.execute(
             "select count(*) from ops.pipeline_runs where run_id = ?", [run_id]

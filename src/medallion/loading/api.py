@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from medallion.config import Settings
+from medallion.connections import connect_duckdb
 from medallion.errors import ConfigError, MedallionError
 from medallion.loading import generator, readers, staging, warehouse
 from medallion.loading.warehouse import LoadRecord
@@ -117,7 +118,7 @@ def load(
     record = LoadRecord(kind, fp, loaded_at, description)
     if settings.target == "sqlserver":
         return _load_sqlserver(record, fill, force, started)
-    con = warehouse.connect(settings)
+    con = connect_duckdb(settings)
     try:
         last = warehouse.last_base_load(con)
         if not force and last and last.fingerprint == fp and warehouse.raw_tables_exist(con):
@@ -146,7 +147,7 @@ def hourly_feed(settings: Settings, *, scale: float = 1.0, seed: int = 42) -> Lo
         )
     loaded = False
     if settings.warehouse.is_file():
-        con = warehouse.connect(settings, read_only=True)
+        con = connect_duckdb(settings, read_only=True)
         try:
             loaded = warehouse.raw_tables_exist(con)
         finally:
@@ -196,7 +197,7 @@ def _append(settings: Settings, hours: int, scale: float, seed: int, started: fl
         raise ConfigError(
             "--append-hours works on the embedded DuckDB warehouse only (MEDALLION_TARGET=duckdb)"
         )
-    con = warehouse.connect(settings)
+    con = connect_duckdb(settings)
     try:
         if not warehouse.raw_tables_exist(con):
             raise MedallionError(

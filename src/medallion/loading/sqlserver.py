@@ -6,87 +6,21 @@ warehouse), then copied with pyodbc ``fast_executemany`` in batches into
 transaction together with the ``ops.loads`` row. SQL is built by pure functions so it can
 be checked without a server; pyodbc is imported only when a connection is opened.
 
-Settings (environment): MEDALLION_MSSQL_HOST, _PORT (1433), _DATABASE, _USER, _PASSWORD,
-_DRIVER ("ODBC Driver 18 for SQL Server"), _ENCRYPT (true), _TRUST_CERT (false),
-_BATCH_SIZE (5000). The password never appears in a repr, a log line or an error.
+The connection and its settings (MEDALLION_MSSQL_*) are `medallion.connections`'.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from medallion.config import env_bool, env_int
-from medallion.errors import ConfigError, TransientError
+from medallion.connections import MssqlSettings, connect_sqlserver
 from medallion.loading.catalog import SCHEMAS, TABLES, Table, warehouse_type
 from medallion.loading.staging import METADATA_DDL, STAGE_PREFIX, staging_relation
 from medallion.loading.warehouse import BASE_KINDS, LoadRecord
 
 OPS_SCHEMA = "ops"
-
-
-@dataclass(frozen=True)
-class MssqlSettings:
-    host: str
-    database: str
-    user: str
-    password: str = field(repr=False)
-    port: int = 1433
-    driver: str = "ODBC Driver 18 for SQL Server"
-    encrypt: bool = True
-    trust_cert: bool = False
-    batch_size: int = 5000
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> MssqlSettings:
-        env = os.environ if env is None else env
-        missing = [
-            f"MEDALLION_MSSQL_{k}" for k in ("HOST", "DATABASE", "USER", "PASSWORD")
-            if not env.get(f"MEDALLION_MSSQL_{k}")
-        ]  # fmt: skip
-        if missing:
-            raise ConfigError(
-                f"MEDALLION_TARGET=sqlserver needs {', '.join(missing)}; set them in the "
-                "environment (see README.md, Configuration)"
-            )
-        port = env_int(env, "MEDALLION_MSSQL_PORT", 1433, minimum=1)
-        batch = env_int(env, "MEDALLION_MSSQL_BATCH_SIZE", 5000, minimum=1)
-        return cls(
-            host=env["MEDALLION_MSSQL_HOST"],
-            database=env["MEDALLION_MSSQL_DATABASE"],
-            user=env["MEDALLION_MSSQL_USER"],
-            password=env["MEDALLION_MSSQL_PASSWORD"],
-            port=port,
-            driver=env.get("MEDALLION_MSSQL_DRIVER") or "ODBC Driver 18 for SQL Server",
-            encrypt=env_bool(env, "MEDALLION_MSSQL_ENCRYPT", True),
-            trust_cert=env_bool(env, "MEDALLION_MSSQL_TRUST_CERT", False),
-            batch_size=batch,
-        )
-
-    def _parts(self, password: str) -> list[str]:
-        def braced(value: str) -> str:
-            return "{" + value.replace("}", "}}") + "}"
-
-        return [
-            f"DRIVER={braced(self.driver)}",
-            f"SERVER=tcp:{self.host},{self.port}",
-            f"DATABASE={braced(self.database)}",
-            f"UID={braced(self.user)}",
-            f"PWD={password}",
-            f"Encrypt={'yes' if self.encrypt else 'no'}",
-            f"TrustServerCertificate={'yes' if self.trust_cert else 'no'}",
-        ]
-
-    def connection_string(self) -> str:
-        """The ODBC connection string, password included: pass it to pyodbc, never print it."""
-        return ";".join(self._parts("{" + self.password.replace("}", "}}") + "}"))
-
-    def describe(self) -> str:
-        """The connection string with the password masked, for messages and logs."""
-        return ";".join(self._parts("***"))
 
 
 # --- pure SQL builders ------------------------------------------------------------------
@@ -201,42 +135,6 @@ def _duckdb_rows(stage, table: Table, size: int) -> Iterator[tuple]:
 # --- the writer -------------------------------------------------------------------------
 
 
-ODBC_HELP = (
-    "install the ODBC driver manager and Microsoft's driver: `sudo bash "
-    "scripts/install_msodbcsql18.sh` (Debian/Ubuntu packages unixodbc, msodbcsql18)"
-)
-
-
-def pyodbc_module() -> Any:
-    """pyodbc, imported only once the settings are known good; a missing system library
-    (libodbc.so.2 from unixodbc) is an error that names the package, not a traceback."""
-    try:
-        import pyodbc
-    except ImportError as exc:
-        raise ConfigError(
-            f"MEDALLION_TARGET=sqlserver cannot load the ODBC libraries ({exc}): {ODBC_HELP}"
-        ) from None
-    return pyodbc
-
-
-def connect(settings: MssqlSettings | None = None, *, autocommit: bool = False) -> Any:
-    """The one way this package opens a SQL Server connection (loader, lock, ops)."""
-    settings = settings or MssqlSettings.from_env()
-    pyodbc = pyodbc_module()
-    try:
-        return pyodbc.connect(settings.connection_string(), autocommit=autocommit)
-    except pyodbc.Error as exc:
-        message = str(exc).replace(settings.password, "***") if settings.password else str(exc)
-        state = str(exc.args[0]) if exc.args else ""
-        # 28xxx: login refused; IMxxx: the ODBC driver is missing or misnamed. Waiting
-        # fixes neither; an unreachable server (08xxx) may come back.
-        cls = ConfigError if state.startswith(("28", "IM")) else TransientError
-        raise cls(
-            f"cannot connect to SQL Server ({settings.describe()}): {message}; check "
-            f"MEDALLION_MSSQL_* and that the server is up; if the driver is missing, {ODBC_HELP}"
-        ) from None
-
-
 class SqlServerWriter:
     """Publishes staged DuckDB tables to SQL Server; one connection per load."""
 
@@ -249,7 +147,7 @@ class SqlServerWriter:
 
     def connect(self):
         if self._conn is None:
-            self._conn = connect(self.settings, autocommit=False)
+            self._conn = connect_sqlserver(self.settings, autocommit=False)
         return self._conn
 
     def close(self) -> None:

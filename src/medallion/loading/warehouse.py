@@ -13,8 +13,6 @@ from datetime import datetime
 
 import duckdb
 
-from medallion.config import Settings
-from medallion.errors import WarehouseBusyError
 from medallion.loading.catalog import TABLES
 from medallion.loading.staging import fetch_one, quote, raw_relation, staging_relation
 
@@ -36,23 +34,6 @@ class LoadRecord:
     description: str
     row_counts: dict[str, int] = field(default_factory=dict)
     load_id: int | None = None
-
-
-def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse file; a lock held by another process becomes WarehouseBusyError."""
-    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = duckdb.connect(str(settings.warehouse), read_only=read_only)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise WarehouseBusyError(
-                f"warehouse {settings.warehouse} is in use by another process (a dbt run or "
-                "another load?); wait for it to finish and retry"
-            ) from exc
-        raise
-    con.execute(f"set threads = {settings.duckdb_threads}")
-    con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
-    return con
 
 
 def raw_tables_exist(con: duckdb.DuckDBPyConnection) -> bool:
