@@ -69,7 +69,7 @@
             {%- endfor -%}
             {%- set item = {
                 'name': node.alias, 'audit': audit, 'published': published, 'key': key,
-                'changes': changes, 'keep_where': meta.get('publish_where'),
+                'changes': changes,
                 'log': log_relation, 'mode': 'full', 'watermark': none,
                 'previous_watermark': none, 'published_exists': true, 'columns': []} -%}
             {%- if assume is not none -%}
@@ -166,7 +166,6 @@
 
 {% macro publish_increment_sql(item) -%}
     {%- set columns = item.columns | join(', ') -%}
-    {%- set keep = (' and (' ~ item.keep_where ~ ')') if item.keep_where else '' -%}
     {%- set statements = [] -%}
     {%- set log_row -%}
         insert into {{ item.log }} (relation_name, publish_mode, watermark, rows_deleted, rows_inserted, published_at, invocation_id)
@@ -175,7 +174,7 @@
             'incremental',
             {{ medallion.timestamp_literal(item.watermark) }},
             (select count(*) from {{ item.published }} as published where {{ medallion.publish_changed_keys(item, 'published') }}),
-            (select count(*) from {{ item.audit }} as candidate where {{ medallion.publish_changed_keys(item, 'candidate') }}{{ keep }}),
+            (select count(*) from {{ item.audit }} as candidate where {{ medallion.publish_changed_keys(item, 'candidate') }}),
             {{ medallion.utc_now() }},
             '{{ invocation_id }}'
     {%- endset -%}
@@ -185,7 +184,7 @@
         insert into {{ item.published }} ({{ columns }})
         select {{ columns }}
         from {{ item.audit }} as candidate
-        where {{ medallion.publish_changed_keys(item, 'candidate') }}{{ keep }}
+        where {{ medallion.publish_changed_keys(item, 'candidate') }}
     {%- endset -%}
     {%- do statements.append(insert) -%}
     {{ return(statements) }}
@@ -193,7 +192,6 @@
 
 
 {% macro publish_full_sql(item) -%}
-    {%- set keep = (' where ' ~ item.keep_where) if item.keep_where else '' -%}
     {%- set statements = [] -%}
     {%- set log_row -%}
         insert into {{ item.log }} (relation_name, publish_mode, watermark, rows_deleted, rows_inserted, published_at, invocation_id)
@@ -202,12 +200,12 @@
             'full',
             {{ medallion.timestamp_literal(item.watermark) }},
             {% if item.published_exists %}(select count(*) from {{ item.published }}){% else %}0{% endif %},
-            (select count(*) from {{ item.audit }}{{ keep }}),
+            (select count(*) from {{ item.audit }}),
             {{ medallion.utc_now() }},
             '{{ invocation_id }}'
     {%- endset -%}
     {%- do statements.append(log_row) -%}
-    {%- do statements.extend(medallion.publish_replace_sql(item, keep)) -%}
+    {%- do statements.extend(medallion.publish_replace_sql(item)) -%}
     {{ return(statements) }}
 {%- endmacro %}
 
@@ -287,21 +285,21 @@
 {%- endmacro %}
 
 
-{#- Replace the published relation by the candidate's rows (`keep`: a where clause). -#}
-{% macro publish_replace_sql(item, keep) -%}
-    {{ return(adapter.dispatch('publish_replace_sql', 'medallion')(item, keep)) }}
+{#- Replace the published relation by the candidate's rows. -#}
+{% macro publish_replace_sql(item) -%}
+    {{ return(adapter.dispatch('publish_replace_sql', 'medallion')(item)) }}
 {%- endmacro %}
 
-{% macro default__publish_replace_sql(item, keep) -%}
+{% macro default__publish_replace_sql(item) -%}
     {%- set statement -%}
         create or replace table {{ item.published }} as
         select {{ item.columns | join(', ') }}
-        from {{ item.audit }}{{ keep }}
+        from {{ item.audit }}
     {%- endset -%}
     {{ return([statement]) }}
 {%- endmacro %}
 
-{% macro sqlserver__publish_replace_sql(item, keep) -%}
+{% macro sqlserver__publish_replace_sql(item) -%}
     {%- set drop -%}
         if object_id(N'{{ item.published.schema }}.{{ item.published.identifier }}', N'U') is not null
             drop table {{ item.published }}
@@ -309,7 +307,7 @@
     {%- set copy -%}
         select {{ item.columns | join(', ') }}
         into {{ item.published }}
-        from {{ item.audit }}{{ keep }}
+        from {{ item.audit }}
     {%- endset -%}
     {{ return([drop, copy]) }}
 {%- endmacro %}

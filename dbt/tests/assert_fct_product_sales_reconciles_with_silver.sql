@@ -43,7 +43,7 @@ counted_lines as (
         on order_lines.sales_order_id = orders.sales_order_id
     left join products
         on order_lines.product_id = products.product_id
-    where orders.status not in (4, 6)
+    where {{ medallion.counted_order('orders.status') }}
 
 ),
 

@@ -27,7 +27,7 @@ counted_orders as (
 
     select *
     from orders
-    where status not in (4, 6)
+    where {{ medallion.counted_order() }}
 
 ),
 

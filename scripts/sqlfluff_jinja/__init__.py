@@ -10,14 +10,35 @@ the T-SQL parser sees the production SQL. A macro missing here fails the lint wi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from pathlib import Path
 from types import SimpleNamespace
+
+import jinja2
+
+MACROS = Path(__file__).resolve().parents[2] / "dbt" / "macros"
 
 
 def _quarantine_reasons(rules: Sequence[Sequence[str]]) -> str:
     """Mirror of dbt/macros/quarantine_reasons.sql."""
     cases = ",\n".join(f"case when {condition} then '{name}' end" for name, condition in rules)
     return f"cast(concat_ws(';',\n{cases}\n) as nvarchar(4000))"
+
+
+def _from_macro_file(file: str, name: str, **context: object) -> str:
+    """The body of a macro without dispatch, rendered from dbt/macros itself (no mirror to
+    keep in step): ``ref()`` renders the model's name, as apply_dbt_builtins does."""
+    text = (MACROS / file).read_text(encoding="utf-8")
+    match = re.search(
+        r"\{%-?\s*macro\s+" + name + r"\(.*?\)\s*-?%\}(.*?)\{%-?\s*endmacro", text, re.S
+    )
+    if match is None:
+        raise RuntimeError(f"macro {name} not found in dbt/macros/{file}")
+    env = jinja2.Environment()
+    return env.from_string(match.group(1)).render(
+        medallion=medallion, dbt=dbt, ref=lambda model: model, this="this", **context
+    )
 
 
 def _raise_compiler_error(message: str) -> str:
@@ -53,6 +74,10 @@ medallion = SimpleNamespace(
     quarantine_reasons=_quarantine_reasons,
     lookback_minutes=lambda: 15,
     batch_at=lambda: "cast('2024-01-01 00:00:00.000000' as datetime2(6))",
+    counted_order=lambda status="status": _from_macro_file(
+        "gold_changes.sql", "counted_order", status=status
+    ),
+    changed_order_keys_ctes=lambda: _from_macro_file("gold_changes.sql", "changed_order_keys_ctes"),
 )
 
 adapter = SimpleNamespace(quote=lambda identifier: f'"{identifier}"')

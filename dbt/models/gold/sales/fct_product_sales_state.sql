@@ -4,7 +4,6 @@
     (re)published since has or had a line of (order_keys_state), and every product whose
     name, number, category or standard cost changed. A product with no counted sale left stays as a row with
     order_count = 0: fct_product_sales hides it, publish_layer deletes it. -#}
-{%- set lookback_minutes = medallion.lookback_minutes() -%}
 
 -- depends_on: {{ ref('slv_orders_quarantine') }}
 -- depends_on: {{ ref('order_keys_state') }}
@@ -31,54 +30,7 @@ products as (
 
 {% if is_incremental() -%}
 
-order_keys as (
-
-    select * from {{ ref('order_keys_state') }}
-
-),
-
-orders_quarantine as (
-
-    select * from {{ ref('slv_orders_quarantine') }}
-
-),
-
-previous_state as (
-
-    select * from {{ this }}
-
-),
-
-watermark as (
-
-    select {{ dbt.dateadd('minute', -lookback_minutes, 'max(_batch_at)') }} as changed_after
-    from previous_state
-
-),
-
-changed_orders as (
-
-    select orders.sales_order_id
-    from orders
-    cross join watermark
-    where orders._batch_at > watermark.changed_after
-
-    union
-
-    select orders_quarantine.sales_order_id
-    from orders_quarantine
-    cross join watermark
-    where orders_quarantine._batch_at > watermark.changed_after
-
-),
-
-changed_order_keys as (
-
-    select order_keys.*
-    from order_keys
-    where order_keys.sales_order_id in (select changed_orders.sales_order_id from changed_orders)
-
-),
+{{ medallion.changed_order_keys_ctes() }}
 
 changed_products as (
 
@@ -126,7 +78,7 @@ counted_lines as (
     from lines_in_scope
     inner join orders
         on lines_in_scope.sales_order_id = orders.sales_order_id
-    where orders.status not in (4, 6)
+    where {{ medallion.counted_order('orders.status') }}
 
 ),
 

@@ -7,7 +7,6 @@
     A recomputed group with no counted order left (its only order was cancelled, say)
     stays as a row with order_count = 0: fct_sales_daily hides it, and publish_layer
     deletes it from gold.fct_sales_daily. -#}
-{%- set lookback_minutes = medallion.lookback_minutes() -%}
 
 -- depends_on: {{ ref('slv_orders_quarantine') }}
 -- depends_on: {{ ref('order_keys_state') }}
@@ -34,54 +33,7 @@ territories as (
 
 {% if is_incremental() -%}
 
-order_keys as (
-
-    select * from {{ ref('order_keys_state') }}
-
-),
-
-orders_quarantine as (
-
-    select * from {{ ref('slv_orders_quarantine') }}
-
-),
-
-previous_state as (
-
-    select * from {{ this }}
-
-),
-
-watermark as (
-
-    select {{ dbt.dateadd('minute', -lookback_minutes, 'max(_batch_at)') }} as changed_after
-    from previous_state
-
-),
-
-changed_orders as (
-
-    select orders.sales_order_id
-    from orders
-    cross join watermark
-    where orders._batch_at > watermark.changed_after
-
-    union
-
-    select orders_quarantine.sales_order_id
-    from orders_quarantine
-    cross join watermark
-    where orders_quarantine._batch_at > watermark.changed_after
-
-),
-
-changed_order_keys as (
-
-    select order_keys.*
-    from order_keys
-    where order_keys.sales_order_id in (select changed_orders.sales_order_id from changed_orders)
-
-),
+{{ medallion.changed_order_keys_ctes() }}
 
 changed_groups as (
 
@@ -130,7 +82,7 @@ counted_orders as (
 
     select *
     from orders_in_scope
-    where status not in (4, 6)
+    where {{ medallion.counted_order() }}
 
 ),
 

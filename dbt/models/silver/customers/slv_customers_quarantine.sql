@@ -22,7 +22,7 @@ final as (
         modified_at,
         _loaded_at,
         quarantine_reasons,
-        {{ medallion.utc_now() }} as quarantined_at
+        {{ medallion.batch_at() }} as quarantined_at
 
     from customer_checks
     where quarantine_reasons <> ''

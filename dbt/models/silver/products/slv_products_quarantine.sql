@@ -26,7 +26,7 @@ final as (
         modified_at,
         _loaded_at,
         quarantine_reasons,
-        {{ medallion.utc_now() }} as quarantined_at
+        {{ medallion.batch_at() }} as quarantined_at
 
     from product_checks
     where quarantine_reasons <> ''
