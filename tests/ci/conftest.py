@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from cihelpers import TOKEN, Receiver, load_workflow
+
+from tests.ci.cihelpers import TOKEN, Receiver, load_workflow
 
 
 @pytest.fixture(scope="session")

@@ -24,11 +24,11 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
-from cihelpers import REPO, TOKEN, Receiver, dag_layer_steps, load_workflow
 
 from medallion.act import ActRun, run_act
 from medallion.errors import EXIT_TRANSIENT
 from medallion.names import workflow_step
+from tests.ci.cihelpers import REPO, TOKEN, Receiver, dag_layer_steps, load_workflow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
-from cihelpers import REPO, run, tool
+
+from tests.ci.cihelpers import REPO, run, tool
 
 COMPOSE = REPO / "docker-compose.ci.yml"
 DOCKERFILE = REPO / "docker" / "airflow" / "Dockerfile"

@@ -25,11 +25,11 @@ from typing import Any
 
 import duckdb
 import pytest
-from cihelpers import REPO, TOKEN
 
 from medallion import ci
 from medallion.act import ActRun, run_act
 from medallion.names import DIFF_COMMENT_MARKER
+from tests.ci.cihelpers import REPO, TOKEN
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 

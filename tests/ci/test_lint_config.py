@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import yaml
-from cihelpers import REPO, run, tool
+
+from tests.ci.cihelpers import REPO, run, tool
 
 MODELS = REPO / "dbt" / "models"
 

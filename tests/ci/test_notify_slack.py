@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cihelpers import REPO, TOKEN, Receiver, run
+
+from tests.ci.cihelpers import REPO, TOKEN, Receiver, run
 
 DB_PASSWORD = "db-password-sentinel-93ad"
 

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from cihelpers import REPO, run
 
 from medallion.ci import run_with_retry
 from medallion.errors import EXIT_DATA, EXIT_ERROR, EXIT_TRANSIENT
+from tests.ci.cihelpers import REPO, run
 
 # A child that fails with CODE until its attempt number reaches SUCCEED_ON.
 FLAKY = """

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 import yaml
-from cihelpers import PINNED_USES, REPO, WORKFLOWS, dag_layer_steps, run, tool
 
 from medallion import ci as medallion_ci
 from medallion.errors import EXIT_TRANSIENT
 from medallion.names import LAYERS, workflow_step
+from tests.ci.cihelpers import PINNED_USES, REPO, WORKFLOWS, dag_layer_steps, run, tool
 
 WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
 

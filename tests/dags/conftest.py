@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from dag_support import airflow_home, http_receiver, pipeline, smtp_receiver
+from tests.dags.dag_support import airflow_home, http_receiver, pipeline, smtp_receiver
 
 __all__ = ["airflow_home", "http_receiver", "pipeline", "smtp_receiver"]

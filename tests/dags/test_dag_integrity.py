@@ -16,10 +16,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from dag_support import REPO, clean_env
 
 from medallion.config import RetryPolicy
 from medallion.dag import retry_schedule
+from tests.dags.dag_support import REPO, clean_env
 
 DAG_FILE = REPO / "airflow" / "dags" / "dbt_dag.py"
 LAYERS = ("bronze", "silver", "gold")

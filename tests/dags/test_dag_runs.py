@@ -12,7 +12,8 @@ import sys
 from typing import Any
 
 import pytest
-from dag_support import (
+
+from tests.dags.dag_support import (
     SENTINELS,
     alert_env,
     mail_text,

@@ -7,9 +7,8 @@ import asyncio
 import inspect
 import os
 
-from dag_support import webhook_posts
-
 from medallion import callbacks
+from tests.dags.dag_support import webhook_posts
 
 
 def test_deadline_callback_is_async_and_alerts(http_receiver, monkeypatch) -> None:

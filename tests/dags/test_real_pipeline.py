@@ -9,9 +9,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dag_support import REPO, clean_env, webhook_posts
 
 from medallion.config import Settings
+from tests.dags.dag_support import REPO, clean_env, webhook_posts
 
 pytestmark = pytest.mark.e2e
 GOLD = ("gold.dim_customer_value", "gold.fct_product_sales", "gold.fct_sales_daily")

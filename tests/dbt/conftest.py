@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dbt_support import (
+
+from tests.dbt.dbt_support import (
     SHARED_ADVENTUREWORKS,
     WAREHOUSE_FILE,
     BuiltWarehouse,

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from dbt_support import LAYERS, BuiltWarehouse, Scratch, execute, query, run_dbt
+
+from tests.dbt.dbt_support import LAYERS, BuiltWarehouse, Scratch, execute, query, run_dbt
 
 pytestmark = pytest.mark.e2e
 

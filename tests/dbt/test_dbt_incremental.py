@@ -17,7 +17,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from dbt_support import (
+
+from tests.dbt.dbt_support import (
     WAREHOUSE_FILE,
     BuiltWarehouse,
     append_into,

@@ -8,7 +8,8 @@ DAG does (`dbt run --select tag:<layer>` then `dbt test --select tag:<layer>
 from __future__ import annotations
 
 import pytest
-from dbt_support import DbtResult, Scratch, execute, touched
+
+from tests.dbt.dbt_support import DbtResult, Scratch, execute, touched
 
 pytestmark = pytest.mark.e2e
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dbt_support import DBT_DIR, LAYERS, BuiltWarehouse, query
 
 from medallion.loading.catalog import LOAD_METADATA_COLUMNS, SCHEMAS, TABLES
+from tests.dbt.dbt_support import DBT_DIR, LAYERS, BuiltWarehouse, query
 
 MODELS = DBT_DIR / "models"
 

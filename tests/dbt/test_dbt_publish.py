@@ -11,7 +11,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from dbt_support import (
+
+from tests.dbt.dbt_support import (
     LAYERS,
     PUBLISHED_LAYERS,
     Scratch,

@@ -8,7 +8,8 @@ header and sibling lines along, and a bad header takes its lines.
 from __future__ import annotations
 
 import pytest
-from dbt_support import (
+
+from tests.dbt.dbt_support import (
     LAYERS,
     DbtResult,
     Scratch,

@@ -11,7 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from dbt_support import (
+
+from tests.dbt.dbt_support import (
     REPO,
     SHARED_ADVENTUREWORKS,
     copy_warehouse,

@@ -15,7 +15,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from dbt_support import (
+
+from tests.dbt.dbt_support import (
     BUILD_TIME_COLUMNS,
     SHARED_ADVENTUREWORKS,
     WAREHOUSE_FILE,

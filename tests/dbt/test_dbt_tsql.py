@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 import sqlfluff
 import sqlglot
-from dbt_support import SQLSERVER_ENV, DbtResult, run_dbt
 from sqlfluff.api.simple import APIParsingError
 from sqlglot import exp
+
+from tests.dbt.dbt_support import SQLSERVER_ENV, DbtResult, run_dbt
 
 
 def tsql_problems(sql: str) -> list[str]:
@@ -179,7 +180,7 @@ def test_every_compiled_model_and_test_is_tsql(compiled_sqlserver: Path) -> None
 
 
 def test_profile_holds_no_credentials() -> None:
-    from dbt_support import DBT_DIR
+    from tests.dbt.dbt_support import DBT_DIR
 
     profile = (DBT_DIR / "profiles.yml").read_text()
     for key in ("password", "user", "host"):

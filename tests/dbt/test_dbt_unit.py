@@ -8,7 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
-from dbt_support import DBT_DIR, SQLSERVER_ENV, DbtResult, Scratch, dag_step, run_dbt
+from tests.dbt.dbt_support import DBT_DIR, SQLSERVER_ENV, DbtResult, Scratch, dag_step, run_dbt
 
 UNIT_TESTS = {
     "each_line_rule_names_its_reason",

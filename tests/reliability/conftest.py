@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
 from medallion.config import Settings
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dags"))
-
-from dag_support import (
+from tests.dags.dag_support import (
     REPO,
     Pipeline,
     clean_env,
@@ -26,7 +22,7 @@ from dag_support import (
     mini_pipeline,
     smtp_receiver,
 )
-from faults import (
+from tests.reliability.faults import (
     BASELINE_DATE,
     GOLD,
     MSSQL_PASSWORD,
@@ -34,7 +30,7 @@ from faults import (
     World,
     write_source_export,
 )
-from scenarios import Recorder
+from tests.reliability.scenarios import Recorder
 
 __all__ = ["http_receiver", "smtp_receiver"]
 

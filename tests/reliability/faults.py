@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from dag_support import SENTINELS, xcom_summaries
 
 from medallion.config import Settings
 from medallion.loading import generator, staging
 from medallion.loading.catalog import TABLES
 from medallion.pipeline import DagRunOutcome, dags_test_env, run_dag
+from tests.dags.dag_support import SENTINELS, xcom_summaries
 
 SCALE = float(os.environ.get("MEDALLION_RELIABILITY_SCALE") or 0.03)
 SEED = 7

@@ -16,9 +16,15 @@ from typing import Any
 
 import psutil
 import pytest
-from dag_support import REPO, mail_text
-from faults import BASELINE_DATE, GOLD, SECRETS, World
-from scenarios import (
+
+from medallion.airflow_env import last_run_pk
+from medallion.errors import EXIT_TRANSIENT
+from medallion.lock import lock_path
+from medallion.names import DAG_ID
+from medallion.pipeline import read_dag_run
+from tests.dags.dag_support import REPO, mail_text
+from tests.reliability.faults import BASELINE_DATE, GOLD, SECRETS, World
+from tests.reliability.scenarios import (
     describe_alerts,
     describe_published,
     describe_quarantine,
@@ -27,13 +33,7 @@ from scenarios import (
     leaks,
     read_all,
 )
-from support import gold_and_silver, run_scenario
-
-from medallion.airflow_env import last_run_pk
-from medallion.errors import EXIT_TRANSIENT
-from medallion.lock import lock_path
-from medallion.names import DAG_ID
-from medallion.pipeline import read_dag_run
+from tests.reliability.support import gold_and_silver, run_scenario
 
 pytestmark = pytest.mark.e2e
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dag_support import seed_orders, webhook_posts
 
 from medallion import dbt
 from medallion.errors import DbtInvocationError
+from tests.dags.dag_support import seed_orders, webhook_posts
 
 pytestmark = pytest.mark.e2e
 

@@ -15,12 +15,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from faults import Export, World, clean_orders, lines_of, merge, whole_order
 from rich.console import Console
-from scenarios import describe_alerts, describe_published, describe_quarantine, describe_tasks
-from support import gold_and_silver, run_scenario
 
 from medallion import report
+from tests.reliability.faults import Export, World, clean_orders, lines_of, merge, whole_order
+from tests.reliability.scenarios import (
+    describe_alerts,
+    describe_published,
+    describe_quarantine,
+    describe_tasks,
+)
+from tests.reliability.support import gold_and_silver, run_scenario
 
 pytestmark = pytest.mark.e2e
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import duckdb
 import pytest
-from faults import Export, World, lines_of
-from scenarios import describe_alerts, describe_published, describe_tasks
-from support import gold_and_silver, run_scenario
 
 from medallion.airflow_env import last_run_pk
 from medallion.names import DAG_ID
+from tests.reliability.faults import Export, World, lines_of
+from tests.reliability.scenarios import describe_alerts, describe_published, describe_tasks
+from tests.reliability.support import gold_and_silver, run_scenario
 
 pytestmark = pytest.mark.e2e
 
