@@ -99,7 +99,7 @@ def pull_request(tmp_path_factory: pytest.TempPathFactory) -> PullRequest:
     pr.commits["refactor"] = _git(repo, "rev-parse", "HEAD")
 
     _edit(
-        repo, "dbt/models/gold/sales/fct_sales_daily_state.sql",
+        repo, "dbt/models/gold/_internal/fct_sales_daily_state.sql",
         "sum(counted_orders.total_due) as total_due",
         "sum(counted_orders.subtotal + counted_orders.tax_amt) as total_due",
     )  # fmt: skip

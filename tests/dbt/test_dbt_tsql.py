@@ -174,7 +174,7 @@ def test_every_compiled_model_and_test_is_tsql(compiled_sqlserver: Path) -> None
     assert "sysutcdatetime()" in checks and "nvarchar(4000)" in checks
     # a layer reads its own candidate in the audit schema, and the layer below published
     assert '"silver_audit"."order_line_checks"' in checks
-    gold = (compiled_sqlserver / "compiled" / "medallion" / "models" / "gold" / "sales"
+    gold = (compiled_sqlserver / "compiled" / "medallion" / "models" / "gold" / "_internal"
             / "fct_sales_daily_state.sql").read_text()  # fmt: skip
     assert '"AdventureWorks"."silver"."orders"' in gold and "silver_audit" not in gold
 
