@@ -2,7 +2,7 @@
 
 Nothing reads the environment at import time: the DAG file imports this module while
 Airflow parses it, and a missing variable must fall back to a default, never crash a parse.
-Every variable is listed in README.md under "Configuration".
+Every variable is listed in docs/CONFIGURATION.md.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ class MssqlSettings:
         if missing:
             raise ConfigError(
                 f"MEDALLION_TARGET=sqlserver needs {', '.join(missing)}; set them in the "
-                "environment (see README.md, Configuration)"
+                "environment (see docs/CONFIGURATION.md)"
             )
         port = env_int(env, "MEDALLION_MSSQL_PORT", 1433, minimum=1)
         batch = env_int(env, "MEDALLION_MSSQL_BATCH_SIZE", 5000, minimum=1)

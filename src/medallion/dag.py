@@ -49,7 +49,7 @@ finished 1 h after it was queued). The run itself times out after 2 h.
 - Reproduce one task locally: `medallion layer run|test|publish <layer>`; artifacts of every try
   (run_results.json, dbt.log) are under `$MEDALLION_ARTIFACTS_DIR/dbt_transform/<run>/<task>/try_<n>/`.
 - Each task pushes a compact JSON summary of its dbt nodes to XCom key `dbt_summary`.
-- All timings come from `MEDALLION_*` settings (README, "Configuration").
+- All timings come from `MEDALLION_*` settings (docs/CONFIGURATION.md).
 """
 
 from __future__ import annotations

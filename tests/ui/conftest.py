@@ -1,7 +1,7 @@
 """Chromium for the UI tests, and where their screenshots go.
 
 Screenshots are always written under pytest's tmp dir; with MEDALLION_UPDATE_SCREENSHOTS=1
-(`make screenshots`) they are also copied to docs/, which README.md shows. A plain
+(`make screenshots`) they are also copied to docs/, which docs/OPERATIONS.md shows. A plain
 `make test` therefore never touches the git tree.
 """
 
