@@ -122,7 +122,7 @@ def test_cli_report_defaults_to_latest_and_rejects_unknown_run(
 @pytest.mark.ui
 def test_report_renders_offline_in_chromium(recorded: RecordedRuns, tmp_path) -> None:
     """The inlined plotly draws every chart with no network: a real browser, a file URL."""
-    from medallion.browser import Chromium, find_chromium
+    from tests.browser import Chromium, find_chromium
 
     if find_chromium() is None:
         pytest.skip("Chromium not installed (scripts/install_system_deps.sh installs it)")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from medallion.browser import find_chromium
+from tests.browser import find_chromium
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"

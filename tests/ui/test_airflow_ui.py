@@ -23,11 +23,11 @@ import pytest
 
 from medallion import ops, report
 from medallion.assets import GOLD_RELATIONS
-from medallion.browser import Chromium
 from medallion.config import Settings
 from medallion.connections import connect
 from medallion.local_airflow import DAG_ID, LocalAirflow, free_port
 from medallion.names import LAYERS
+from tests.browser import Chromium
 
 pytestmark = [pytest.mark.ui, pytest.mark.e2e, pytest.mark.timeout(1500)]
 
