@@ -142,15 +142,15 @@ def _cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 when every run of every case succeeded (missed targets are reported, not fatal)."""
-    from medallion import bench
+    from medallion.bench import cases, harness
 
-    options = bench.BenchOptions(
-        scales=bench.parse_scales(args.scales) + ((bench.SF30,) if args.sf30 else ()),
+    options = harness.BenchOptions(
+        scales=harness.parse_scales(args.scales) + ((cases.SF30,) if args.sf30 else ()),
         repeat=args.repeat,
         seed=args.seed,
         cases=tuple(c.strip() for c in args.cases.split(",") if c.strip())
         if args.cases
-        else tuple(c for c in bench.CASES if not (args.no_cosmos and c in bench.COSMOS_CASES)),
+        else tuple(c for c in cases.CASES if not (args.no_cosmos and c in cases.COSMOS_CASES)),
         out_dir=args.out,
         docs_file=args.docs,
         work_dir=args.work,
@@ -161,14 +161,12 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         f"{' --no-cosmos' if args.no_cosmos else ''}",
     )
     if args.render_only:
-        from medallion.bench_report import render_only
-
         opts = options.resolved(settings)
         assert opts.out_dir and opts.docs_file
-        for path in render_only(opts.out_dir, opts.docs_file):
+        for path in harness.render_only(opts.out_dir, opts.docs_file):
             print(f"wrote {path}")
         return 0
-    return 0 if bench.run_bench(settings, options)["ok"] else 1
+    return 0 if harness.run_bench(settings, options)["ok"] else 1
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,17 +10,16 @@ from typing import Any
 
 import pytest
 
-from medallion.bench import (
-    CASES,
+from medallion.bench.cases import CASES, validate_results
+from medallion.bench.harness import (
     RunRecord,
     _anchor,
     _schedule,
     dbt_log_sections,
     evaluate_targets,
     summarize_case,
-    validate_results,
 )
-from medallion.bench_report import render_performance, render_results_md
+from medallion.bench.report import render_performance, render_results_md
 from medallion.errors import MedallionError
 
 DBT_LOG = """

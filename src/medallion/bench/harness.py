@@ -18,7 +18,7 @@ Why it is built this way:
   where our DAG's time goes is derived from timestamps Airflow and dbt recorded (task start
   and end in the metadata DB; invocation start, node timings and command wall time in
   run_results.json, manifest.json and dbt.log). `docs/PERFORMANCE.md` is rendered from
-  results.json by :mod:`medallion.bench_report`.
+  results.json by :mod:`medallion.bench.report`.
 """
 
 from __future__ import annotations
@@ -44,6 +44,23 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medallion.bench import report
+from medallion.bench.cases import (
+    CASES,
+    COSMOS_CASES,
+    COSMOS_DAG_ID,
+    COSMOS_VERSION,
+    DAG_CASES,
+    DEFAULT_SCALES,
+    FLOOR_DAG_ID,
+    HOURLY_CASES,
+    PARSE_CASES,
+    PROFILE_SEGMENTS,
+    RUN_TIMEOUT_S,
+    SCHEMA_VERSION,
+    SF30,
+    validate_results,
+)
 from medallion.config import Settings
 from medallion.errors import ConfigError, MedallionError
 
@@ -51,156 +68,6 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from medallion.pipeline import DagRunOutcome
-
-SCHEMA_VERSION = 1
-COSMOS_VERSION = "1.15.1"  # newest release; supports Airflow 3 (>= 1.10) and dbt-core 1.11
-COSMOS_DAG_ID = "cosmos_dbt_transform"
-FLOOR_DAG_ID = "medallion_airflow_floor"
-DEFAULT_SCALES = (1.0, 10.0)
-SF30 = 30.0
-RUN_TIMEOUT_S = 3 * 3600
-
-CASES: dict[str, str] = {
-    "dbt_build": "bare `dbt build` of the whole project (the venv's dbt CLI): the floor",
-    "airflow_floor": "a DAG of our DAG's shape (same task groups, tasks and teardown) whose "
-    "tasks do nothing, end to end: `airflow dags test`. What Airflow alone costs per run",
-    "our_dag": "this project's DAG end to end: `airflow dags test dbt_transform`",
-    "cosmos_dag": "astronomer-cosmos DbtDag (ExecutionMode.LOCAL, default test behaviour "
-    "AFTER_EACH; tests with several parents detached, write-audit-publish off) end to end: "
-    "`airflow dags test`",
-    "parse_ours": "DagBag import of airflow/dags/dbt_dag.py in a fresh interpreter",
-    "parse_cosmos": "DagBag import of the cosmos DAG file in a fresh interpreter "
-    "(cosmos defaults: dbt ls output cached in an Airflow Variable)",
-    "parse_cosmos_nocache": "the same with cosmos' dbt ls cache off "
-    "(what every change of the dbt project costs)",
-    "incremental_hour": "one appended hour, then our DAG (incremental models)",
-    "full_refresh": "one appended hour, then our DAG with conf full_refresh=true",
-}
-COSMOS_CASES = frozenset({"cosmos_dag", "parse_cosmos", "parse_cosmos_nocache"})
-DAG_CASES = ("dbt_build", "airflow_floor", "our_dag", "cosmos_dag")
-PARSE_CASES = ("parse_ours", "parse_cosmos", "parse_cosmos_nocache")
-HOURLY_CASES = ("incremental_hour", "full_refresh")
-
-# The partition of one DAG run's wall time (see profile_dag_run); order = timeline order.
-PROFILE_SEGMENTS: dict[str, str] = {
-    "airflow_startup": "`airflow dags test` start-up: interpreter, Airflow import, DAG parse, "
-    "DAG run creation (process start to first task start)",
-    "task_startup": "Airflow task start-up: task runner and Execution API, importing dbt "
-    "(task start to its first dbt invocation)",
-    "dbt_parse": "dbt parse / manifest load (invocation start to dbt's 'Found N models')",
-    "dbt_startup": "dbt start-up after parse: adapter, warehouse connection, schemas, cache "
-    "('Found N models' to the first node)",
-    "sql_execution": "SQL execution: first node start to last node end (models and tests)",
-    "dbt_finish": "dbt finish: writing artifacts, closing (last node end to end of invocation)",
-    "task_finish": "task finish: XCom push, callbacks, state update, gaps between invocations",
-    "non_dbt_tasks": "tasks that run no dbt (record_run writing the ops tables; publish_bronze)",
-    "between_tasks": "between tasks (dags test scheduling the next task)",
-    "airflow_shutdown": "after the last task: run state, process exit",
-}
-
-RESULTS_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "medallion bench results",
-    "type": "object",
-    "required": [
-        "schema_version",
-        "generated_at",
-        "options",
-        "machine",
-        "versions",
-        "settings",
-        "scales",
-        "targets",
-        "ok",
-    ],
-    "properties": {
-        "schema_version": {"const": SCHEMA_VERSION},
-        "generated_at": {"type": "string"},
-        "duration_s": {"type": "number"},
-        "options": {
-            "type": "object",
-            "required": ["scales", "repeat", "seed", "cases"],
-            "properties": {
-                "scales": {"type": "array", "items": {"type": "number"}},
-                "repeat": {"type": "integer", "minimum": 1},
-                "seed": {"type": "integer"},
-                "cases": {"type": "array", "items": {"enum": list(CASES)}},
-            },
-        },
-        "machine": {
-            "type": "object",
-            "required": ["cpu_count", "memory_gb", "load_avg_before", "load_avg_after"],
-            "properties": {
-                "cpu_count": {"type": "integer"},
-                "memory_gb": {"type": "number"},
-                "load_avg_before": {"type": "array", "items": {"type": "number"}},
-                "load_avg_after": {"type": "array", "items": {"type": "number"}},
-            },
-        },
-        "versions": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
-        "settings": {"type": "object"},
-        "startup_costs": {"type": "object"},
-        "scales": {
-            "type": "object",
-            "additionalProperties": {
-                "type": "object",
-                "required": ["scale", "data", "cases"],
-                "properties": {
-                    "scale": {"type": "number"},
-                    "data": {"type": "object"},
-                    "cases": {
-                        "type": "object",
-                        "propertyNames": {"enum": list(CASES)},
-                        "additionalProperties": {"$ref": "#/$defs/case"},
-                    },
-                },
-            },
-        },
-        "targets": {"type": "array", "items": {"$ref": "#/$defs/target"}},
-        "ok": {"type": "boolean"},
-    },
-    "$defs": {
-        "run": {
-            "type": "object",
-            "required": ["seconds", "peak_rss_mb", "ok"],
-            "properties": {
-                "seconds": {"type": "number", "minimum": 0},
-                "peak_rss_mb": {"type": "number", "minimum": 0},
-                "ok": {"type": "boolean"},
-                "error": {"type": ["string", "null"]},
-                "detail": {"type": "object"},
-            },
-        },
-        "case": {
-            "type": "object",
-            "required": ["description", "runs", "ok", "min_s", "median_s", "peak_rss_mb"],
-            "properties": {
-                "description": {"type": "string"},
-                "runs": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/run"}},
-                "ok": {"type": "boolean"},
-                "min_s": {"type": ["number", "null"]},
-                "median_s": {"type": ["number", "null"]},
-                "peak_rss_mb": {"type": ["number", "null"]},
-            },
-        },
-        "target": {
-            "type": "object",
-            "required": ["id", "description", "status"],
-            "properties": {
-                "id": {"type": "string"},
-                "description": {"type": "string"},
-                "scale": {"type": ["number", "null"]},
-                "status": {"enum": ["pass", "fail", "not_run", "error"]},
-                "value": {"type": ["number", "null"]},
-                "threshold": {"type": ["number", "null"]},
-                "unit": {"type": "string"},
-                "margin": {"type": ["string", "null"]},
-                "detail": {"type": ["string", "null"]},
-            },
-        },
-    },
-}
-
 
 # --------------------------------------------------------------------------- options
 
@@ -711,54 +578,22 @@ def ensure_cosmos_env(settings: Settings, venv: Path, *, build: bool = True) -> 
     return venv
 
 
-_COSMOS_DAG = '''"""Airflow DAG {dag_id}: astronomer-cosmos rendering of the medallion dbt project.
-
-Generated by `medallion bench` for the side-by-side benchmark; not part of the project.
-Cosmos defaults (LoadMode automatic -> dbt ls, TestBehavior.AFTER_EACH, ExecutionMode.LOCAL)
-except two settings without which it cannot build this project on a fresh warehouse:
-- tests with several parents (relationships, the quarantine checks) run in their own task
-  after all their parents (should_detach_multiple_parents_tests); by default a model's test
-  task runs them before their other parent exists;
-- write-audit-publish is off (var audit_schemas = {{}}): cosmos has no publish step, and a
-  per-model `dbt run` reads the other layer's published schema, which only publish fills.
-  Models and tests are the same; cosmos skips the publish copies our DAG makes.
-"""
-
-from datetime import datetime, timezone
-
-from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode
-
-dag = DbtDag(
-    dag_id={dag_id!r},
-    project_config=ProjectConfig(dbt_project_path={project!r}, dbt_vars={{"audit_schemas": {{}}}}),
-    profile_config=ProfileConfig(
-        profile_name="medallion", target_name={target!r}, profiles_yml_filepath={profiles!r}
-    ),
-    execution_config=ExecutionConfig(
-        execution_mode=ExecutionMode.LOCAL, dbt_executable_path={dbt!r}
-    ),
-    render_config=RenderConfig(should_detach_multiple_parents_tests=True),
-    schedule=None,
-    start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
-    catchup=False,
-)
-'''
+PROGRAMS = Path(__file__).with_name("programs")
 
 
 def write_cosmos_dag(settings: Settings, dags_dir: Path, venv: Path) -> Path:
+    """programs/cosmos_dag.py into cosmos' dags folder, with its settings beside it."""
     dags_dir.mkdir(parents=True, exist_ok=True)
     path = dags_dir / "cosmos_dbt_dag.py"
-    path.write_text(
-        _COSMOS_DAG.format(
-            dag_id=COSMOS_DAG_ID,
-            project=str(settings.dbt_project_dir),
-            target=settings.target,
-            profiles=str(settings.dbt_profiles_dir / "profiles.yml"),
-            dbt=str(_venv_bin(venv, "dbt")),
-        ),
-        encoding="utf-8",
-    )
+    shutil.copyfile(PROGRAMS / "cosmos_dag.py", path)
+    config = {
+        "dag_id": COSMOS_DAG_ID,
+        "project": str(settings.dbt_project_dir),
+        "target": settings.target,
+        "profiles": str(settings.dbt_profiles_dir / "profiles.yml"),
+        "dbt": str(_venv_bin(venv, "dbt")),
+    }
+    path.with_suffix(".json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     return path
 
 
@@ -843,35 +678,7 @@ def cosmos_setup(
     return CosmosSetup(venv, csettings, dag_file, env)
 
 
-# Our DAG's shape (medallion.dag.build_dag) with tasks that return at once: what `airflow
-# dags test` costs before any work (interpreter, Airflow import, DAG sync, run creation,
-# in-process Execution API, ten task runs, run state, exit).
-_FLOOR_DAG = """\
-from datetime import datetime, timezone
-
-from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, TaskGroup
-
-
-def nothing():
-    return None
-
-
-with DAG("{dag_id}", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
-         catchup=False) as dag:
-    groups = []
-    for layer in {layers!r}:
-        with TaskGroup(group_id=layer) as group:
-            run, test, publish = (
-                PythonOperator(task_id=task_id, python_callable=nothing)
-                for task_id in (f"dbt_run_{{layer}}", f"dbt_test_{{layer}}", f"publish_{{layer}}")
-            )
-            run >> test >> publish
-        if groups:
-            groups[-1] >> group
-        groups.append(group)
-    groups >> PythonOperator(task_id="record_run", python_callable=nothing).as_teardown()
-"""
+# The floor: programs/floor_dag.py, our DAG's shape with tasks that do nothing.
 
 
 @dataclass
@@ -881,13 +688,9 @@ class FloorSetup:
 
 
 def floor_setup(settings: Settings, home: Path, base_env: Mapping[str, str]) -> FloorSetup:
-    from medallion.names import LAYERS
-
     dag_file = home / "dags" / "airflow_floor.py"
     dag_file.parent.mkdir(parents=True, exist_ok=True)
-    dag_file.write_text(
-        _FLOOR_DAG.format(dag_id=FLOOR_DAG_ID, layers=tuple(LAYERS)), encoding="utf-8"
-    )
+    shutil.copyfile(PROGRAMS / "floor_dag.py", dag_file)
     fsettings, env = _own_airflow(settings, Path(sys.prefix), home, dag_file, base_env)
     return FloorSetup(fsettings, env)
 
@@ -917,77 +720,7 @@ def _read_airflow_run(airflow_home: Path, dag_id: str, after_pk: int) -> dict[st
 
 # --------------------------------------------------------------------------- parse probe
 
-# Runs in a fresh interpreter of either venv (stdlib + Airflow only). Timed mode measures the
-# DagBag fill; trace mode adds an audit hook and a dbtRunner wrapper to observe what parsing
-# does (subprocesses, dbt invocations, files of the dbt project opened) - kept out of the
-# timed runs because the hook itself costs time.
-_PARSE_PROBE = r"""
-import json, sys, time
-dag_file, project, mode = sys.argv[1], sys.argv[2], sys.argv[3]
-seen = {"subprocesses": [], "project_files": set(), "dbt_invocations": []}
-if mode == "trace":
-    import importlib.abc, importlib.util
-
-    def _hook(event, args):
-        if event == "subprocess.Popen":
-            argv = args[1] if isinstance(args[1], (list, tuple)) else [args[0]]
-            seen["subprocesses"].append(" ".join(str(a) for a in argv)[:300])
-        elif event == "open" and isinstance(args[0], str) and args[0].startswith(project):
-            seen["project_files"].add(args[0])
-
-    class _WrapDbtRunner(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name != "dbt.cli.main":
-                return None
-            sys.meta_path.remove(self)
-            try:
-                spec = importlib.util.find_spec(name)
-            finally:
-                sys.meta_path.insert(0, self)
-            if spec is None or spec.loader is None:
-                return spec
-            exec_module = spec.loader.exec_module
-
-            def exec_and_wrap(module):
-                exec_module(module)
-                invoke = module.dbtRunner.invoke
-
-                def recorded(self, args, **kwargs):
-                    seen["dbt_invocations"].append([str(a) for a in args][:4])
-                    return invoke(self, args, **kwargs)
-
-                module.dbtRunner.invoke = recorded
-
-            spec.loader.exec_module = exec_and_wrap
-            return spec
-
-    sys.addaudithook(_hook)
-    sys.meta_path.insert(0, _WrapDbtRunner())
-
-import airflow.sdk  # loaded once by every DAG processor; not part of a DAG file's cost
-from airflow.dag_processing.dagbag import DagBag
-
-started = time.perf_counter()
-bag = DagBag(dag_folder=dag_file)
-parse_s = time.perf_counter() - started
-dbt_subprocesses = [c for c in seen["subprocesses"] if "dbt" in c.split(" ")[0].rsplit("/", 1)[-1]
-                    or " dbt " in f" {c} "]
-out = {
-    "parse_s": parse_s,
-    "dags": sorted(bag.dags),
-    "tasks": sum(len(d.tasks) for d in bag.dags.values()),
-    "errors": {k: str(v)[-500:] for k, v in bag.import_errors.items()},
-    "dbt_modules_imported": any(m == "dbt" or m.startswith("dbt.") for m in sys.modules),
-}
-if mode == "trace":
-    out.update({
-        "dbt_invocations": seen["dbt_invocations"],
-        "dbt_subprocesses": dbt_subprocesses,
-        "subprocesses": len(seen["subprocesses"]),
-        "project_files_opened": len(seen["project_files"]),
-    })
-print("PROBE" + json.dumps(out))
-"""
+# programs/parse_probe.py, run by a fresh interpreter of either venv.
 
 
 def parse_probe(
@@ -1002,8 +735,7 @@ def parse_probe(
     """DagBag fill of ``dag_file`` in a fresh ``python``; (ok, error, what the probe saw)."""
     argv = [
         str(python),
-        "-c",
-        _PARSE_PROBE,
+        str(PROGRAMS / "parse_probe.py"),
         str(dag_file),
         str(project_dir),
         "trace" if trace else "time",
@@ -1455,10 +1187,9 @@ def _ratio_target(
 
 def _median_detail(results: Mapping[str, Any], scale: float, case: str) -> Mapping[str, Any]:
     """The detail (profile, batch_rows...) of the case's median run; empty if it has none."""
-    from medallion.bench_report import median_run
 
     found = _case(results, scale, case)
-    run = median_run(found) if found else None
+    run = report.median_run(found) if found else None
     return (run or {}).get("detail", {})
 
 
@@ -1677,8 +1408,6 @@ def run_bench(settings: Settings, options: BenchOptions) -> dict[str, Any]:
         TimeElapsedColumn,
     )
 
-    from medallion.bench_report import write_outputs
-
     opts = options.resolved(settings)
     assert opts.out_dir and opts.work_dir and opts.docs_file and opts.cosmos_venv
     console = Console()
@@ -1759,7 +1488,7 @@ def run_bench(settings: Settings, options: BenchOptions) -> dict[str, Any]:
         case["ok"] for scale in results["scales"].values() for case in scale["cases"].values()
     )
     validate_results(results)
-    written = write_outputs(results, opts.out_dir, opts.docs_file)
+    written = report.write_outputs(results, opts.out_dir, opts.docs_file)
     console.print(f"wrote {', '.join(str(p) for p in written)} in {results['duration_s']:.0f} s")
     return results
 
@@ -1791,21 +1520,21 @@ def _run_scale(
     }
 
 
-def validate_results(results: Mapping[str, Any]) -> None:
-    """Check results against RESULTS_SCHEMA; raise MedallionError naming the first problem."""
-    import jsonschema
-
-    try:
-        jsonschema.validate(results, RESULTS_SCHEMA)
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path)
-        raise MedallionError(
-            f"bench results do not match the schema at {where}: {exc.message}"
-        ) from None
-
-
 def parse_scales(text: str) -> tuple[float, ...]:
     try:
         return tuple(float(x) for x in text.split(",") if x.strip())
     except ValueError:
         raise ConfigError(f"--scales takes numbers separated by commas, got {text!r}") from None
+
+
+def render_only(out_dir: Path, docs_file: Path) -> list[Path]:
+    """Re-render results.md and the docs from an existing results.json, judging its
+    measurements against the targets again (the measurements themselves are unchanged)."""
+    path = out_dir / "results.json"
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise MedallionError(f"cannot read {path}: {exc}; run `medallion bench` first") from None
+    validate_results(results)
+    results["targets"] = evaluate_targets(results)
+    return report.write_outputs(results, out_dir, docs_file)
