@@ -29,11 +29,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from medallion.config import AlertSettings
+from medallion.names import LAYERS
 from medallion.redact import scrub, secret_values
 
 log = logging.getLogger(__name__)
 
 KINDS = ("failure", "retry", "recovered", "sla_missed", "deadline_missed")
+SOURCES = ("airflow", "github")
 SEND_TIMEOUT_S = 10
 _TRACEBACK_LINES = 40
 _SLACK_MAX = 3500
@@ -71,10 +73,17 @@ class AlertEvent:
     deadline_at: str | None = None
     artifacts: str | None = None
     failed_nodes: tuple[FailedNode, ...] = field(default_factory=tuple)
+    # "airflow": a DAG task; "github": a workflow step (dag_id is then the workflow,
+    # task_id the step, log_url the run's page), e.g. pipeline.yml's failure notice.
+    source: str = "airflow"
+    repository: str | None = None
+    ref: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown alert kind {self.kind!r}; expected one of {KINDS}")
+        if self.source not in SOURCES:
+            raise ValueError(f"unknown alert source {self.source!r}; expected one of {SOURCES}")
 
 
 @dataclass(frozen=True)
@@ -95,8 +104,13 @@ def _minutes(seconds: float | None) -> str:
 
 def troubleshooting(event: AlertEvent) -> list[str]:
     """Next steps for the person on call, chosen by what failed."""
-    layer = (event.task_id or "").split(".")[0] or "<layer>"
-    step = "test" if "dbt_test" in (event.task_id or "") else "run"
+    if event.source == "github":  # a workflow step is named "<layer> <step>"
+        layer, _, step_name = (event.task_id or "").partition(" ")
+        step = "test" if step_name == "test" else "run"
+    else:
+        layer = (event.task_id or "").split(".")[0]
+        step = "test" if "dbt_test" in (event.task_id or "") else "run"
+    layer = layer if layer in LAYERS else "<layer>"
     steps: list[str] = []
     if event.kind == "deadline_missed":
         return [
@@ -114,11 +128,13 @@ def troubleshooting(event: AlertEvent) -> list[str]:
         event.failed_nodes
         and all(n.resource_type in ("test", "source") for n in event.failed_nodes)
     ):
+        unit = "step" if event.source == "github" else "task"
+        rerun = "re-run the workflow" if event.source == "github" else "clear this task in Airflow"
         steps += [
-            "Data failed its checks; retrying cannot fix it, so the task was not retried.",
-            f"Reproduce locally: `medallion layer test {layer}` (same selection as this task).",
+            f"Data failed its checks; retrying cannot fix it, so the {unit} was not retried.",
+            f"Reproduce locally: `medallion layer test {layer}` (same selection as this {unit}).",
             "Inspect the failing rows: `dbt test --select <test name> --store-failures` in dbt/.",
-            "Fix the source data (or the rule), reload, then clear this task in Airflow.",
+            f"Fix the source data (or the rule), reload, then {rerun}.",
         ]
     elif event.error_type == "WarehouseBusyError":
         steps += [
@@ -144,6 +160,12 @@ def troubleshooting(event: AlertEvent) -> list[str]:
 
 def _headline(event: AlertEvent) -> tuple[str, str]:
     """(subject, one-line summary) for the event."""
+    if event.source == "github":
+        where = f"{event.dag_id}: {event.task_id}"
+        return (
+            f"FAILED {where}",
+            f"Workflow {event.dag_id} failed at step {event.task_id!r} in {event.repository}.",
+        )
     where = ".".join(p for p in (event.dag_id, event.task_id) if p)
     tries = (
         f"try {event.try_number} of {event.max_tries}"
@@ -203,8 +225,10 @@ def build_message(event: AlertEvent, secrets: Iterable[str] = ()) -> Message:
     event = _scrubbed(event, secrets)
     subject, summary = _headline(event)
     facts = [
-        ("DAG", event.dag_id),
-        ("Task", event.task_id),
+        ("Repository", event.repository),
+        ("Workflow" if event.source == "github" else "DAG", event.dag_id),
+        ("Failed step" if event.source == "github" else "Task", event.task_id),
+        ("Ref", event.ref),
         ("Run id", event.run_id),
         ("Try", None if event.try_number is None else f"{event.try_number} of {event.max_tries}"),
         ("Logical date", event.logical_date),
@@ -212,7 +236,7 @@ def build_message(event: AlertEvent, secrets: Iterable[str] = ()) -> Message:
         ("Duration", None if event.duration_s is None else _minutes(event.duration_s)),
         ("SLA", None if event.sla_s is None else _minutes(event.sla_s)),
         ("Deadline", event.deadline_at),
-        ("Log", event.log_url),
+        ("Run" if event.source == "github" else "Log", event.log_url),
     ]
     facts = [(k, str(v)) for k, v in facts if v not in (None, "")]
     error = f"{event.error_type}: {event.exception}" if event.error_type else event.exception
@@ -230,6 +254,8 @@ def build_message(event: AlertEvent, secrets: Iterable[str] = ()) -> Message:
         text_parts += ["", f"Error: {error}"]
     if nodes:
         text_parts += ["", "Failing dbt nodes:"] + [f"  - {n}" for n in nodes]
+    elif event.source == "github" and event.kind == "failure":
+        text_parts += ["", "Failing dbt nodes: none recorded (the step failed outside dbt)"]
     if steps:
         text_parts += ["", "Troubleshooting:"] + [f"  {i}. {s}" for i, s in enumerate(steps, 1)]
     if tb_lines:
@@ -272,12 +298,17 @@ def build_message(event: AlertEvent, secrets: Iterable[str] = ()) -> Message:
 # --------------------------------------------------------------------------- channels
 
 
+def slack_text(message: Message) -> str:
+    """The Slack text of an alert, the DAG's and the workflows' alike: subject, then body."""
+    text = message.text if len(message.text) <= _SLACK_MAX else message.text[:_SLACK_MAX] + "\n..."
+    return f"*{message.subject}*\n{text}"
+
+
 def _send_slack(message: Message, conn_id: str) -> None:
     from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
 
-    text = message.text if len(message.text) <= _SLACK_MAX else message.text[:_SLACK_MAX] + "\n..."
     SlackWebhookHook(slack_webhook_conn_id=conn_id, timeout=SEND_TIMEOUT_S).send(
-        text=f"*{message.subject}*\n{text}"
+        text=slack_text(message)
     )
 
 

@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 
 SLACK_ENV = "SLACK_WEBHOOK_URL"
 STEPS_ENV = "MEDALLION_CI_STEPS"
-MAX_NODES = 15
 MAX_MESSAGE_CHARS = 300
 
 
@@ -268,38 +267,32 @@ def failing_nodes(results_dir: Path) -> list[NodeResult]:
 
 
 def build_slack_payload(ctx: RunContext, nodes: Sequence[NodeResult]) -> dict[str, Any]:
-    """The Slack message: pure, so its text is tested without sending anything."""
-    title = f":red_circle: {ctx.workflow} failed in {ctx.repository}"
-    facts = [
-        f"*Repository:* {ctx.repository}",
-        f"*Workflow:* {ctx.workflow}",
-        f"*Failed step:* {ctx.failed_step}",
-    ]
-    if ctx.ref or ctx.sha:
-        facts.append(f"*Ref:* {ctx.ref} {ctx.sha}".rstrip())
-    if ctx.event:
-        facts.append(f"*Trigger:* {ctx.event}")
-    facts.append(f"*Run:* <{ctx.run_url}|{ctx.run_url}>" if ctx.run_url else "*Run:* (no URL)")
-    if nodes:
-        lines = []
-        for node in nodes[:MAX_NODES]:
-            count = f", failures: {node.failures}" if node.failures else ""
-            message = " ".join((node.message or "").split())[:MAX_MESSAGE_CHARS]
-            lines.append(f"• `{node.unique_id}` ({node.status}{count}): {message}".rstrip(": "))
-        if len(nodes) > MAX_NODES:
-            lines.append(f"… and {len(nodes) - MAX_NODES} more (see the run's artifacts)")
-        dbt_text = "*Failing dbt nodes:*\n" + "\n".join(lines)
-    else:
-        dbt_text = "*Failing dbt nodes:* none recorded (the step failed outside dbt)"
-    text = scrub("\n".join([title, *facts, dbt_text]))
-    return {
-        "text": text,
-        "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": scrub(title)[:150]}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": scrub("\n".join(facts))}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": scrub(dbt_text)[:3000]}},
-        ],
-    }
+    """The Slack message: the DAG's alert builder (`medallion.alerts.build_message`) on a
+    workflow-step event, so a failure reads the same from Airflow and from GitHub."""
+    from medallion.alerts import AlertEvent, FailedNode, build_message, slack_text
+    from medallion.redact import secret_values
+
+    event = AlertEvent(
+        kind="failure",
+        source="github",
+        dag_id=ctx.workflow,
+        task_id=ctx.failed_step,
+        repository=ctx.repository,
+        ref=" ".join(p for p in (ctx.ref, ctx.sha) if p) or None,
+        state=f"failed ({ctx.event})" if ctx.event else "failed",
+        log_url=ctx.run_url or None,
+        failed_nodes=tuple(
+            FailedNode(
+                name=n.name,
+                resource_type=n.resource_type,
+                status=n.status,
+                failures=n.failures,
+                message=" ".join((n.message or "").split())[:MAX_MESSAGE_CHARS] or None,
+            )
+            for n in nodes
+        ),
+    )
+    return {"text": slack_text(build_message(event, secret_values()))}
 
 
 def post_json(url: str, payload: Mapping[str, Any], timeout: float = 15.0) -> int:

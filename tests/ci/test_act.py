@@ -262,8 +262,8 @@ def test_silver_quality_failure_stops_before_publish_and_alerts_once(
     assert _published(warehouse) == published_before, "published silver/gold changed"
     assert len(receiver.posts) == 1, receiver.posts
     text = receiver.posts[0]["json"]["text"]
-    assert "*Failed step:* silver test" in text
-    failing = re.findall(r"`(test\.medallion\.[^`]+)` \(fail, failures: (\d+)\)", text)
+    assert "Failed step: silver test" in text
+    failing = re.findall(r"^  - test (\S+): fail, (\d+) failing rows", text, re.M)
     assert failing and all(int(count) > 0 for _, count in failing), text
     assert TOKEN not in result.output
 

@@ -113,15 +113,17 @@ def test_failure_is_posted_with_run_facts_and_failing_nodes(
     payload = post["json"]
     text = payload["text"]
     assert "acme/medallion" in text
-    assert "*Workflow:* pipeline" in text
-    assert "*Failed step:* silver test" in text
+    assert "Workflow: pipeline" in text
+    assert "Failed step: silver test" in text
     assert "https://github.com/acme/medallion/actions/runs/123456/attempts/2" in text
-    assert "test.medallion.accepted_values_slv_orders_status.9f8e` (fail, failures: 3)" in text
-    assert "model.medallion.slv_customers` (error)" in text and "deadlock" in text
+    # the DAG's alert builder wrote it: the same node lines and next steps as a task alert
+    assert "test accepted_values_slv_orders_status: fail, 3 failing rows" in text
+    assert "model slv_customers: error" in text and "deadlock" in text
+    assert "Reproduce locally: `medallion layer test silver`" in text
     # Passing nodes and the earlier green step are not reported.
     assert "unique_slv_orders_order_id" not in text
     assert "not_null_brz_orders_order_id" not in text
-    assert [b["type"] for b in payload["blocks"]] == ["header", "section", "section"]
+    assert text.startswith("*[medallion] FAILED pipeline: silver test*")
     # No secret anywhere: not the webhook token, not a password quoted in a dbt message.
     dumped = json.dumps(payload)
     assert "SENTINEL" not in dumped and "slack-token" not in dumped
@@ -146,7 +148,7 @@ def test_failure_outside_dbt_still_alerts(receiver: Receiver, tmp_path: Path) ->
     result = _notify(env)
     assert result.returncode == 0, result.stderr
     text = receiver.posts[0]["json"]["text"]
-    assert "*Failed step:* environment" in text
+    assert "Failed step: environment" in text
     assert "none recorded (the step failed outside dbt)" in text
 
 
