@@ -20,7 +20,7 @@ Models are compared where consumers read them: the published relation (``silver.
 for a published model, else the relation dbt built.
 
 Writes ``diff.json``, ``diff.md`` (for a pull request) and ``diff.html`` (self-contained) and
-prints a table. Why not Recce: README's CI/CD section.
+prints a table. Why not Recce: docs/CI.md.
 """
 
 from __future__ import annotations
@@ -300,18 +300,9 @@ class DiffReport:
         return out
 
     def render(self, template: str) -> str:
-        import jinja2
+        from medallion.templates import render
 
-        env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(_TEMPLATES),
-            autoescape=jinja2.select_autoescape(["html"]),
-            trim_blocks=True,
-            keep_trailing_newline=True,  # diff.md is appended to $GITHUB_OUTPUT before a delimiter
-            lstrip_blocks=True,
-            undefined=jinja2.StrictUndefined,
-        )
-        env.filters["num"] = _num
-        return env.get_template(template).render(report=self, marker=DIFF_COMMENT_MARKER)
+        return render(template, report=self, marker=DIFF_COMMENT_MARKER, num=_num)
 
     def write(self, out_dir: Path) -> dict[str, Path]:
         out_dir.mkdir(parents=True, exist_ok=True)

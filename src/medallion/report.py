@@ -8,7 +8,6 @@ archived as a CI artifact or opened offline.
 
 from __future__ import annotations
 
-import html
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
@@ -236,10 +235,6 @@ def report_run(
 # --- HTML ------------------------------------------------------------------------------------
 
 
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
-
-
 class _Figures:
     """Renders plotly figures as HTML fragments, inlining plotly.js in the first one only."""
 
@@ -433,59 +428,29 @@ def _run_label(run: dict[str, Any]) -> str:
     return ts.strftime("%Y-%m-%d %H:%M:%S") if isinstance(ts, datetime) else str(run["run_id"])
 
 
-def _summary_html(summaries: list[LayerSummary]) -> str:
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("layer", "status", "duration", "models", "tests passed", "tests failed", "rows")
-    )
-    body = []
-    for s in summaries:
-        cls = {"failed": "bad", "success": "good", "warn": "warn"}.get(s.status, "muted")
-        body.append(
-            f'<tr><td>{_e(s.layer)}</td><td class="{cls}">{_e(s.status)}</td>'
-            f'<td class="num">{_fmt_s(s.duration_s)}</td>'
-            f'<td class="num">{s.models_ok}/{s.models}</td>'
-            f'<td class="num">{s.tests_passed}</td>'
-            f'<td class="num{" bad" if s.tests_failed else ""}">{s.tests_failed}</td>'
-            f'<td class="num">{_fmt_n(s.rows)}</td></tr>'
-        )
-    return f'<table class="summary"><tr>{head}</tr>{"".join(body)}</table>'
-
-
-def _tests_html(history: RunHistory) -> str:
-    parts = []
+def _test_groups(history: RunHistory) -> list[dict[str, Any]]:
+    """Per layer, its tests and source freshness checks, failures first."""
     tests = [n for n in history.nodes if n["node_type"] in ("test", "source")]
+    groups = []
     for layer in [*LAYERS, "other"]:
         items = [t for t in tests if t["layer"] == layer]
         if not items:
             continue
         items.sort(key=lambda t: (t["status"] in TEST_PASSED, t["node"]))
+        rows = [
+            {
+                **t,
+                "cls": "bad"
+                if t["status"] in FAILED_STATUSES
+                else "warn"
+                if t["status"] == "warn"
+                else "",
+            }
+            for t in items
+        ]
         failed = sum(1 for t in items if t["status"] in FAILED_STATUSES)
-        rows = []
-        for t in items:
-            cls = (
-                "bad" if t["status"] in FAILED_STATUSES else "warn" if t["status"] == "warn" else ""
-            )
-            rows.append(
-                f'<tr class="{cls}"><td>{_e(t["name"])}</td>'
-                f"<td>{_e(t['status'])}</td>"
-                f'<td class="num">{_fmt_n(t["failures"])}</td>'
-                f'<td class="num">{_fmt_s(t["duration_s"])}</td>'
-                f'<td class="msg">{_e(t["message"] if cls else "")}</td></tr>'
-            )
-        verdict = (
-            f'<span class="bad">{failed} failed</span>'
-            if failed
-            else '<span class="good">all passed</span>'
-        )
-        # failures open, the rest folded: a green layer is one line
-        parts.append(
-            f'<details{" open" if failed else ""} id="tests-{_e(layer)}">'
-            f"<summary><b>{_e(layer)}</b>: {_checks(items)}, {verdict}</summary>"
-            '<table class="tests"><tr><th>test</th><th>status</th><th>failures</th>'
-            f"<th>duration</th><th>message</th></tr>{''.join(rows)}</table></details>"
-        )
-    return "".join(parts) or '<p class="muted">No test ran in this run.</p>'
+        groups.append({"layer": layer, "tests": rows, "failed": failed, "checks": _checks(items)})
+    return groups
 
 
 def _checks(items: list[dict[str, Any]]) -> str:
@@ -494,115 +459,59 @@ def _checks(items: list[dict[str, Any]]) -> str:
     return f"{tests} tests" + (f" + {fresh} source freshness checks" if fresh else "")
 
 
-def _quarantine_table(relations: list[dict[str, Any]], reasons: dict[str, list]) -> str:
-    rows = []
-    for r in relations:
-        detail = _e(_reasons_text(reasons[r["relation"]]))
-        cls = "warn" if r["row_count"] else ""
-        rows.append(
-            f'<tr class="{cls}"><td>{_e(r["relation"])}</td>'
-            f'<td class="num">{_fmt_n(r["row_count"])}</td><td>{detail or "-"}</td></tr>'
-        )
-    return (
-        '<table class="quarantine"><tr><th>relation</th><th>rows</th><th>by reason</th></tr>'
-        f"{''.join(rows)}</table>"
-    )
-
-
-def _quarantine_html(history: RunHistory) -> str:
-    published = [
-        r
-        for r in history.relations
-        if r["layer"] != SILVER_CANDIDATE_SCHEMA and r["relation"].endswith(QUARANTINE_SUFFIX)
-    ]
-    reasons: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for q in history.quarantine:
-        reasons[q["relation"]].append(q)
-    parts = [
-        _quarantine_table(published, reasons)
-        if published
-        else '<p class="muted">No quarantine relation in the warehouse.</p>'
-    ]
-    candidate = unpublished_quarantine(history)
-    if candidate:
-        parts.append(
-            '<h3 id="quarantine-candidate">Candidate quarantine: not published</h3>'
-            "<p>Silver's gate failed, so these rows stayed in the audit schema and the "
-            "published quarantine above is the last good run's. Query them with "
-            + ", ".join(f"<code>select * from {_e(r['relation'])}</code>" for r in candidate)
-            + ".</p>"
-            + _quarantine_table(candidate, reasons)
-        )
-    return "".join(parts)
-
-
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
-main{max-width:1200px;margin:0 auto;padding:0 20px 40px}
-.banner{padding:18px 24px;color:#fff;font-size:20px}
-.banner.success{background:#2e7d32}.banner.failed{background:#c62828}
-.banner.other{background:#ef6c00}.banner small{display:block;font-size:13px;opacity:.9}
-h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
-table{border-collapse:collapse;margin:8px 0;background:#fff;font-size:14px}
-th,td{border:1px solid #e0e0e0;padding:4px 10px;text-align:left;vertical-align:top}
-th{background:#f0f0f0}.num{text-align:right;font-variant-numeric:tabular-nums}
-td.bad,span.bad{color:#c62828;font-weight:bold}td.good,span.good{color:#2e7d32}
-td.warn{color:#ef6c00}.muted{color:#888}
-tr.bad td{background:#fdecea}tr.warn td{background:#fff4e5}
-td.msg{max-width:520px;white-space:pre-wrap;font-family:monospace;font-size:12px}
-.grid{display:grid;grid-template-columns:1fr 1fr;gap:16px}
-.plot{background:#fff;border:1px solid #e0e0e0;margin:8px 0}
-details{margin:8px 0}summary{cursor:pointer;font-size:15px}
-"""
-
-
 def render_html(history: RunHistory) -> str:
-    """The whole report as one HTML document (pure: history in, text out)."""
+    """The whole report as one HTML document (pure: history in, text out), rendered from
+    templates/report.html.j2."""
+    from markupsafe import Markup
+
+    from medallion.templates import render
+
     run = history.run
     summaries = layer_summaries(history)
     figure = _Figures()
     status = str(run["status"])
-    banner_cls = status if status in ("success", "failed") else "other"
     failed_nodes = [n for n in history.nodes if n["status"] in FAILED_STATUSES]
     headline = (
         f"Run {status.upper()}"
         + (f": {len(failed_nodes)} failing dbt node(s)" if failed_nodes else "")
         + f" in {_fmt_s(run['duration_s'])}"
     )
-    meta = (
-        f"run {_e(run['run_id'])} · logical date {_fmt_ts(run['logical_date'])} · "
-        f"target {_e(run['target'])} · started {_fmt_ts(run['started_at'])} · ended "
-        f"{_fmt_ts(run['ended_at'])}"
-    )
     duration_trend, rows_trend = _trend_figures(history)
     quarantine_fig = _quarantine_figure(history)
     gantt = _task_gantt(history)
-    sections = [
-        f'<div class="banner {banner_cls}" id="banner">{_e(headline)}<small>{meta}</small></div>',
-        "<main>",
-        "<h2>Layers</h2>",
-        _summary_html(summaries),
-        "<h2>Durations</h2>",
-        '<div class="grid">',
-        figure(_layer_figure(summaries), "plot-layers"),
-        figure(_gold_rows_figure(history), "plot-gold-rows"),
-        "</div>",
-        figure(gantt, "plot-gantt") if gantt is not None else "",
-        figure(_model_figure(history), "plot-models"),
-        "<h2>Tests by layer</h2>",
-        _tests_html(history),
-        "<h2>Quarantine</h2>",
-        _quarantine_html(history),
-        figure(quarantine_fig, "plot-quarantine") if quarantine_fig is not None else "",
-        f"<h2>Trend over the last {_runs(len(history.recent_runs))}</h2>",
-        '<div class="grid">',
-        figure(duration_trend, "plot-trend-duration"),
-        figure(rows_trend, "plot-trend-rows"),
-        "</div>",
-        "</main>",
-    ]
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>medallion run {_e(run['run_id'])}: {_e(status)}</title>"
-        f"<style>{_CSS}</style></head><body>{''.join(sections)}</body></html>\n"
+    # In page order: plotly.js is inlined in the first figure only.
+    figures = {
+        "layers": figure(_layer_figure(summaries), "plot-layers"),
+        "gold_rows": figure(_gold_rows_figure(history), "plot-gold-rows"),
+        "gantt": figure(gantt, "plot-gantt") if gantt is not None else "",
+        "models": figure(_model_figure(history), "plot-models"),
+        "quarantine": (
+            figure(quarantine_fig, "plot-quarantine") if quarantine_fig is not None else ""
+        ),
+        "trend_duration": figure(duration_trend, "plot-trend-duration"),
+        "trend_rows": figure(rows_trend, "plot-trend-rows"),
+    }
+    reasons: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for q in history.quarantine:
+        reasons[q["relation"]].append(q)
+    return render(
+        "report.html.j2",
+        run=run,
+        status=status,
+        banner_cls=status if status in ("success", "failed") else "other",
+        headline=headline,
+        summaries=summaries,
+        figures={k: Markup(v) for k, v in figures.items()},
+        test_groups=_test_groups(history),
+        published_quarantine=[
+            r
+            for r in history.relations
+            if r["layer"] != SILVER_CANDIDATE_SCHEMA and r["relation"].endswith(QUARANTINE_SUFFIX)
+        ],
+        candidate_quarantine=unpublished_quarantine(history),
+        reasons_text=lambda relation: _reasons_text(reasons[relation]),
+        runs=_runs(len(history.recent_runs)),
+        fmt_s=_fmt_s,
+        fmt_n=_fmt_n,
+        fmt_ts=_fmt_ts,
     )
