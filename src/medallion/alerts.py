@@ -26,11 +26,14 @@ import logging
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medallion.config import AlertSettings
 from medallion.names import LAYERS
 from medallion.redact import scrub, secret_values
+
+if TYPE_CHECKING:
+    from medallion.dbt import NodeResult
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,14 @@ class FailedNode:
     status: str
     failures: int | None = None
     message: str | None = None
+
+    @classmethod
+    def of(cls, node: NodeResult, max_message: int | None = None) -> FailedNode:
+        """From dbt's result of the node; with ``max_message``, the message on one line, cut."""
+        message = node.message
+        if max_message is not None:
+            message = " ".join((message or "").split())[:max_message] or None
+        return cls(node.name, node.resource_type, node.status, node.failures, message)
 
 
 @dataclass(frozen=True)

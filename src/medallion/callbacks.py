@@ -100,14 +100,7 @@ def event_from_context(kind: str, context: Mapping[str, Any]) -> Any:
         duration_s=_duration_s(ti),
         artifacts=str(result.artifacts) if result is not None else None,
         failed_nodes=tuple(
-            FailedNode(
-                name=n.name,
-                resource_type=n.resource_type,
-                status=n.status,
-                failures=n.failures,
-                message=n.message,
-            )
-            for n in (result.failed_nodes if result is not None else ())
+            FailedNode.of(n) for n in (result.failed_nodes if result is not None else ())
         ),
     )
 

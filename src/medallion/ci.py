@@ -281,16 +281,7 @@ def build_slack_payload(ctx: RunContext, nodes: Sequence[NodeResult]) -> dict[st
         ref=" ".join(p for p in (ctx.ref, ctx.sha) if p) or None,
         state=f"failed ({ctx.event})" if ctx.event else "failed",
         log_url=ctx.run_url or None,
-        failed_nodes=tuple(
-            FailedNode(
-                name=n.name,
-                resource_type=n.resource_type,
-                status=n.status,
-                failures=n.failures,
-                message=" ".join((n.message or "").split())[:MAX_MESSAGE_CHARS] or None,
-            )
-            for n in nodes
-        ),
+        failed_nodes=tuple(FailedNode.of(n, MAX_MESSAGE_CHARS) for n in nodes),
     )
     return {"text": slack_text(build_message(event, secret_values()))}
 
