@@ -43,7 +43,7 @@ lint: venv system-deps ## pre-commit on every file (ruff, sqlfluff, yaml, action
 	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
 
 act: venv ## run a GitHub workflow locally under act (WORKFLOW=pipeline.yml EVENT=workflow_dispatch JOB=)
-	$(VENV)/bin/python -m medallion.act $(or $(WORKFLOW),pipeline.yml) --event $(or $(EVENT),workflow_dispatch) $(if $(JOB),--job $(JOB))
+	$(VENV)/bin/python -m medallion.devtools.act $(or $(WORKFLOW),pipeline.yml) --event $(or $(EVENT),workflow_dispatch) $(if $(JOB),--job $(JOB))
 
 diff: venv ## what the working tree's dbt changes do to the data, against the merge base with BASE (origin/main)
 	$(MEDALLION) diff --base $(or $(BASE),origin/main) $(if $(SOURCE),--source "$(SOURCE)")

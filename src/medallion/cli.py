@@ -53,7 +53,7 @@ def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     from medallion.dbt import build_all
 
     if args.changed_since:
-        from medallion.diff import base_state, build_change, merge_base
+        from medallion.devtools.diff import base_state, build_change, merge_base
 
         if args.full_refresh:
             raise ConfigError("--changed-since rebuilds the changed models whole already")
@@ -68,7 +68,7 @@ def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_diff(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 when the diff ran, whatever it found; 1 with --fail-on-gold-change and a moved
     gold total, or when the change does not build."""
-    from medallion.diff import run_diff
+    from medallion.devtools.diff import run_diff
 
     report, files = run_diff(
         settings, base_ref=args.base, source=args.source, scale=args.scale, seed=args.seed,
@@ -84,7 +84,7 @@ def _cmd_diff(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from medallion.pipeline import run_pipeline
+    from medallion.devtools.pipeline import run_pipeline
 
     return run_pipeline(
         settings,
@@ -127,13 +127,13 @@ def _cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_airflow(args: argparse.Namespace, settings: Settings) -> int:
-    from medallion.local_airflow import serve
+    from medallion.devtools.local_airflow import serve
 
     return serve(settings, port=args.port, unpause=args.unpause)
 
 
 def _cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
-    from medallion.docs import build_docs
+    from medallion.devtools.docs import build_docs
 
     site = build_docs(settings)
     print(f"dbt docs (with lineage): {site}")

@@ -72,7 +72,9 @@ class RetryPolicy:
     execution_timeout_s: int = 1800
     task_sla_s: int = 1200
     dagrun_timeout_s: int = 7200
-    dagrun_deadline_s: int = 3600  # 0 = no DeadlineAlert (see medallion.pipeline: dags test)
+    dagrun_deadline_s: int = (
+        3600  # 0 = no DeadlineAlert (see medallion.devtools.pipeline: dags test)
+    )
 
 
 @dataclass(frozen=True)

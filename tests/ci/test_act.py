@@ -1,6 +1,6 @@
 """The workflows run for real under act, on this host, as a user's repository runs them.
 
-`medallion.act` starts act with the marketplace actions mapped to the stand-ins in
+`medallion.devtools.act` starts act with the marketplace actions mapped to the stand-ins in
 tests/ci/actions/ (their README says what each does). The pipeline scenarios share one act
 work folder, so the stand-in cache keeps the DuckDB warehouse between runs exactly as the
 `restore the warehouse` step does on GitHub: the first run loads, later runs append an hour.
@@ -25,7 +25,7 @@ import duckdb
 import pytest
 import yaml
 
-from medallion.act import ActRun, run_act
+from medallion.devtools.act import ActRun, run_act
 from medallion.errors import EXIT_TRANSIENT
 from medallion.names import workflow_step
 from tests.ci.cihelpers import REPO, TOKEN, Receiver, dag_layer_steps, load_workflow

@@ -27,7 +27,7 @@ import duckdb
 import pytest
 
 from medallion import ci
-from medallion.act import ActRun, run_act
+from medallion.devtools.act import ActRun, run_act
 from medallion.names import DIFF_COMMENT_MARKER
 from tests.ci.cihelpers import REPO, TOKEN
 

@@ -193,7 +193,7 @@ def xcom_summaries(airflow_home: Path, run_id: str) -> dict[str, dict[str, Any]]
 @pytest.fixture(scope="session")
 def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated Airflow metadata DB for the whole session (migration costs seconds)."""
-    from medallion.pipeline import dags_test_env, ensure_airflow_db
+    from medallion.devtools.pipeline import dags_test_env, ensure_airflow_db
 
     home = tmp_path_factory.mktemp("airflow_home")
     env = {
@@ -232,7 +232,7 @@ class Pipeline:
         return Settings.from_env(self.env)
 
     def dags_test(self, **extra_env: str) -> Any:
-        from medallion.pipeline import dags_test_env, run_dag
+        from medallion.devtools.pipeline import dags_test_env, run_dag
 
         self.env.update(extra_env)
         settings = self.settings

@@ -180,12 +180,12 @@ class UpstreamDeadlineCrash(Exception):
     strict=True,
     reason="apache/airflow#73428: `dags test` crashes in DagRun.update_state after a "
     "successful run of a DAG with a DeadlineAlert. When this test XPASSes (fails as strict), "
-    "upstream is fixed: drop the deadline switch-off in medallion.pipeline.dags_test_env.",
+    "upstream is fixed: drop the deadline switch-off in medallion.devtools.pipeline.dags_test_env.",
 )
 def test_dag_with_deadline_runs_under_dags_test(pipeline):
     """With the DeadlineAlert on, every task runs and succeeds under `dags test`; only the
     known upstream crash at the very end may turn the run red, and nothing else."""
-    from medallion.pipeline import dags_test_env, run_dag
+    from medallion.devtools.pipeline import dags_test_env, run_dag
 
     seed_orders(pipeline.settings.warehouse)
     settings = pipeline.settings

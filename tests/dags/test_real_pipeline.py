@@ -60,8 +60,8 @@ def test_line_total_mismatch_fails_silver_and_names_the_test(
     tmp_path: Path, airflow_home: Path, http_receiver
 ) -> None:
     """A line whose total disagrees with price x qty is not a quarantine rule: silver fails."""
+    from medallion.devtools.pipeline import dags_test_env, run_dag
     from medallion.loading.api import load
-    from medallion.pipeline import dags_test_env, run_dag
 
     env = _env(tmp_path, airflow_home)
     env["MEDALLION_ALERT_WEBHOOK_URL"] = http_receiver.url("/hook/x")

@@ -163,7 +163,7 @@ def test_docs_name_the_published_relations(scratch: Scratch, tmp_path: Path) -> 
     """`medallion docs` over the real project: a published model is documented as the
     relation consumers query (gold.fct_sales_daily), not the audit candidate dbt built."""
     from medallion.config import Settings
-    from medallion.docs import build_docs
+    from medallion.devtools.docs import build_docs
 
     settings = Settings.from_env(
         {"MEDALLION_HOME": str(tmp_path), "MEDALLION_WAREHOUSE": str(scratch.warehouse)}

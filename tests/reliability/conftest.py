@@ -40,7 +40,7 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The suite's own migrated Airflow home. Every run in it uses one warehouse path: the
     DAG's gold Assets are named by relation and their URI holds the warehouse path, so runs
     against two paths in one metadata DB would leave one set of Assets inactive."""
-    from medallion.pipeline import dags_test_env, ensure_airflow_db
+    from medallion.devtools.pipeline import dags_test_env, ensure_airflow_db
 
     home = tmp_path_factory.mktemp("reliability_airflow_home")
     env = {**clean_env(), "MEDALLION_HOME": str(home / "x"), "MEDALLION_AIRFLOW_HOME": str(home)}

@@ -28,9 +28,9 @@ from typing import Any
 import duckdb
 
 from medallion.config import Settings
+from medallion.devtools.pipeline import DagRunOutcome, dags_test_env, run_dag
 from medallion.loading import generator, staging
 from medallion.loading.catalog import TABLES
-from medallion.pipeline import DagRunOutcome, dags_test_env, run_dag
 from tests.dags.dag_support import SENTINELS, xcom_summaries
 
 SCALE = float(os.environ.get("MEDALLION_RELIABILITY_SCALE") or 0.03)

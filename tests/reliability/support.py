@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from medallion.dbt import safe_path_part
-from medallion.pipeline import DagRunOutcome
+from medallion.devtools.pipeline import DagRunOutcome
 from tests.dags.dag_support import alert_env, mail_text, slack_posts, webhook_posts
 from tests.reliability.faults import GOLD, SECRETS, World
 from tests.reliability.scenarios import dumps, files_under, leaks, read_all

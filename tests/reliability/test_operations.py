@@ -18,10 +18,10 @@ import psutil
 import pytest
 
 from medallion.airflow_env import last_run_pk
+from medallion.devtools.pipeline import read_dag_run
 from medallion.errors import EXIT_TRANSIENT
 from medallion.lock import lock_path
 from medallion.names import DAG_ID
-from medallion.pipeline import read_dag_run
 from tests.dags.dag_support import REPO, mail_text
 from tests.reliability.faults import BASELINE_DATE, GOLD, SECRETS, World
 from tests.reliability.scenarios import (

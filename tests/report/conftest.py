@@ -21,7 +21,7 @@ import pytest
 
 from medallion import ops
 from medallion.config import Settings
-from medallion.pipeline import DagRunOutcome, dags_test_env, run_dag
+from medallion.devtools.pipeline import DagRunOutcome, dags_test_env, run_dag
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "mini_dbt"
 DAG_ID = "dbt_transform"

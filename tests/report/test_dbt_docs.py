@@ -10,7 +10,7 @@ import pytest
 
 from medallion.cli import main
 from medallion.config import Settings
-from medallion.docs import build_docs
+from medallion.devtools.docs import build_docs
 from medallion.errors import MedallionError
 
 if TYPE_CHECKING:

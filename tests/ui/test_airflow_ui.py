@@ -25,7 +25,7 @@ from medallion import ops, report
 from medallion.assets import GOLD_RELATIONS
 from medallion.config import Settings
 from medallion.connections import connect
-from medallion.local_airflow import DAG_ID, LocalAirflow, free_port
+from medallion.devtools.local_airflow import DAG_ID, LocalAirflow, free_port
 from medallion.names import LAYERS
 from tests.browser import Chromium
 

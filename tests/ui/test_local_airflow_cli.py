@@ -15,7 +15,7 @@ import httpx
 import psutil
 import pytest
 
-from medallion.local_airflow import free_port
+from medallion.devtools.local_airflow import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 

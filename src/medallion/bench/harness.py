@@ -67,7 +67,7 @@ from medallion.errors import ConfigError, MedallionError
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from medallion.pipeline import DagRunOutcome
+    from medallion.devtools.pipeline import DagRunOutcome
 
 # --------------------------------------------------------------------------- options
 
@@ -430,7 +430,7 @@ def profile_dag_run(
     should stay near zero.
     """
     from medallion.dbt import task_artifacts_dir
-    from medallion.pipeline import DAG_ID
+    from medallion.devtools.pipeline import DAG_ID
 
     seg = dict.fromkeys(PROFILE_SEGMENTS, 0.0)
     tasks = sorted((t for t in outcome.tasks.values() if t.start and t.end), key=lambda t: t.start)
@@ -819,7 +819,7 @@ def case_dbt_build(ctx: ScaleContext) -> RunRecord:
 
 
 def _our_dag(ctx: ScaleContext, *, full_refresh: bool) -> RunRecord:
-    from medallion.pipeline import dags_test_env, run_dag
+    from medallion.devtools.pipeline import dags_test_env, run_dag
 
     env = dags_test_env(ctx.settings, base=ctx.env)
 
@@ -948,7 +948,7 @@ def case_full_refresh(ctx: ScaleContext) -> RunRecord:
 
 def _parse_case(ctx: ScaleContext, which: str, *, trace: bool = False) -> RunRecord:
     from medallion.airflow_env import dags_folder
-    from medallion.pipeline import dags_test_env
+    from medallion.devtools.pipeline import dags_test_env
 
     if which == "parse_ours":
         python = Path(sys.executable)
@@ -1382,7 +1382,7 @@ def _prepare_scale(
     )
     ctx.base_snapshot.parent.mkdir(parents=True)
     _copy_warehouse(settings.warehouse, ctx.base_snapshot)
-    from medallion.pipeline import dags_test_env, ensure_airflow_db
+    from medallion.devtools.pipeline import dags_test_env, ensure_airflow_db
 
     ensure_airflow_db(settings, dags_test_env(settings, base=env))  # untimed, once
     ctx.floor = floor_setup(settings, home / "floor", env)

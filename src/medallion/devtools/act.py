@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from medallion.config import Settings
 
-    parser = argparse.ArgumentParser(prog="python -m medallion.act", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m medallion.devtools.act", description=__doc__)
     parser.add_argument("workflow", nargs="?", default="pipeline.yml")
     parser.add_argument("--event", default="workflow_dispatch")
     parser.add_argument("--job", help="one job of the workflow (default: all)")

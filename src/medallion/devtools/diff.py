@@ -43,7 +43,6 @@ from medallion.names import DIFF_COMMENT_MARKER, LAYERS
 
 STATE_SELECTOR = "state:modified+"
 _NUMERIC = ("DECIMAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "DOUBLE", "FLOAT")
-_TEMPLATES = Path(__file__).parent / "templates"
 
 
 def _is_run_metadata(column: str) -> bool:
