@@ -24,7 +24,6 @@ from medallion.config import Settings
 from medallion.devtools.pipeline import DagRunOutcome, dags_test_env, run_dag
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "mini_dbt"
-DAG_ID = "dbt_transform"
 GOOD_DATE = "2024-01-01T00:00:00+00:00"
 BAD_DATE = "2024-01-01T01:00:00+00:00"
 DAG_FILE = textwrap.dedent(

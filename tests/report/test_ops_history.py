@@ -12,11 +12,10 @@ from sqlglot import exp
 from medallion import ops
 from medallion.connections import connect
 from medallion.dbt import StepResult, read_run_results, task_artifacts_dir
+from medallion.names import DAG_ID
 
 if TYPE_CHECKING:
     from conftest import RecordedRuns  # tests/report/conftest.py
-
-DAG_ID = "dbt_transform"
 
 
 def _rows(recorded: RecordedRuns, sql: str, *params: object) -> list[tuple]:
