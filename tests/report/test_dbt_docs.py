@@ -14,7 +14,7 @@ from medallion.devtools.docs import build_docs
 from medallion.errors import MedallionError
 
 if TYPE_CHECKING:
-    from conftest import RecordedRuns  # tests/report/conftest.py
+    from tests.report.conftest import RecordedRuns
 
 
 def test_docs_site_is_one_file_with_manifest_and_catalog(recorded: RecordedRuns) -> None:

@@ -15,7 +15,7 @@ from medallion.dbt import StepResult, read_run_results, task_artifacts_dir
 from medallion.names import DAG_ID
 
 if TYPE_CHECKING:
-    from conftest import RecordedRuns  # tests/report/conftest.py
+    from tests.report.conftest import RecordedRuns
 
 
 def _rows(recorded: RecordedRuns, sql: str, *params: object) -> list[tuple]:

@@ -19,7 +19,7 @@ from medallion.assets import GOLD_RELATIONS
 from medallion.config import Settings
 
 if TYPE_CHECKING:
-    from conftest import RecordedRuns  # tests/report/conftest.py
+    from tests.report.conftest import RecordedRuns
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 

@@ -13,7 +13,7 @@ from medallion.cli import main
 from medallion.dbt import safe_path_part
 
 if TYPE_CHECKING:
-    from conftest import RecordedRuns  # tests/report/conftest.py
+    from tests.report.conftest import RecordedRuns
 
 
 def _external_refs(html: str) -> list[str]:
