@@ -202,7 +202,7 @@ def build_dag(settings: Settings | None = None) -> DAG:
         TaskGroup,
     )
 
-    from medallion import callbacks, ops
+    from medallion import callbacks, retention
     from medallion.assets import gold_assets
 
     settings = settings or Settings.from_env()
@@ -254,7 +254,7 @@ def build_dag(settings: Settings | None = None) -> DAG:
         # A teardown, not an all_done leaf: it always runs, yet the run's state still comes
         # from the dbt tasks (a succeeding leaf would turn a failed run green).
         record_run = PythonOperator(
-            task_id=RECORD_TASK, python_callable=ops.record_task, doc_md=RECORD_DOC
+            task_id=RECORD_TASK, python_callable=retention.record_task, doc_md=RECORD_DOC
         )
         groups >> record_run.as_teardown()
     return dag

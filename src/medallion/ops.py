@@ -601,12 +601,6 @@ def record_from_context(context: Mapping[str, Any], settings: Settings | None = 
         ended_at=datetime.now(UTC),
         task_summaries=summaries_from_artifacts(settings, dag_id, run_id, states),
     )
-    from medallion.retention import prune
-
-    try:
-        prune(settings)
-    except Exception:  # pruning old runs must never fail the record of this one
-        log.exception("retention: could not prune old runs")
     return status
 
 
@@ -703,14 +697,3 @@ def load_history(conn: Any, run_id: str | None = None, *, last_n: int = 20) -> R
             if r["run_id"] in recent_ids
         ],
     )
-
-
-def record_task(**context: Any) -> str:
-    """`python_callable` of the DAG's record task (PythonOperator passes the context as kwargs).
-
-    Wire it as the DAG's last task, downstream of every other task, as a teardown::
-
-        record = PythonOperator(task_id="record_run", python_callable=ops.record_task)
-        all_other_tasks >> record.as_teardown()
-    """
-    return record_from_context(context)

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from medallion.config import Settings
 
@@ -97,3 +98,17 @@ def _old_dirs(artifacts: Path) -> list[Path]:
     if not artifacts.is_dir():
         return []
     return [p for p in artifacts.iterdir() if p.is_dir() and not p.name.startswith(".")]
+
+
+def record_task(**context: Any) -> str:
+    """`python_callable` of the DAG's record task (PythonOperator passes the context as
+    kwargs): record this run into `ops` (`ops.record_from_context`), then prune what is
+    older than the retention age. Wired as the DAG's last task, a teardown."""
+    from medallion import ops
+
+    status = ops.record_from_context(context)
+    try:
+        prune(Settings.from_env())
+    except Exception:  # pruning old runs must never fail the record of this one
+        log.exception("retention: could not prune old runs")
+    return status
