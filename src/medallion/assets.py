@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from medallion.names import GOLD_RELATIONS
+
 if TYPE_CHECKING:
     from airflow.sdk import Asset
 
     from medallion.config import Settings
 
-GOLD_RELATIONS = ("gold.fct_sales_daily", "gold.fct_product_sales", "gold.dim_customer_value")
 ASSET_GROUP = "medallion"
 
 

@@ -11,6 +11,9 @@ LAYERS = ("bronze", "silver", "gold")
 # Per layer, in order: build the candidate, test it, make it visible to consumers.
 STEPS = ("run", "test", "publish")
 RECORD_TASK = "record_run"
+# The gold contract (dbt/models/gold/<domain>/) as consumers query it; the publish task's
+# Airflow Assets are named by them. Adding a gold mart adds its relation here.
+GOLD_RELATIONS = ("gold.fct_sales_daily", "gold.fct_product_sales", "gold.dim_customer_value")
 # Where silver's candidate is built and tested before publish (dbt_project.yml, var
 # audit_schemas): its quarantine there is what a failed gate saw.
 SILVER_CANDIDATE_SCHEMA = "silver_audit"

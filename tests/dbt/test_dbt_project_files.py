@@ -109,3 +109,22 @@ def test_layer_config_is_set_once_per_folder(layer: str) -> None:
         text = sql.read_text()
         assert "target.type" not in text, f"{sql}: use adapter.dispatch, not target.type"
         assert "materialized=" not in text and "schema=" not in text, sql
+
+
+def test_the_gold_contract_is_what_the_dag_publishes_as_assets() -> None:
+    """Every model of models/gold/<domain>/ (the contract; internal state is in _internal/)
+    is one of the DAG's gold Assets (names.GOLD_RELATIONS), and every Asset is a model."""
+    from medallion.names import GOLD_RELATIONS
+
+    contract = {
+        f"gold.{sql.stem}"
+        for sql in (MODELS / "gold").glob("*/*.sql")
+        if sql.parent.name != "_internal"
+    }
+    assert contract == set(GOLD_RELATIONS)
+    assert {sql.stem for sql in (MODELS / "gold" / "_internal").glob("*.sql")} == {
+        "fct_sales_daily_state",
+        "fct_product_sales_state",
+        "dim_customer_value_state",
+        "order_keys_state",
+    }

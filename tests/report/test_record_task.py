@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import duckdb
 import pytest
 
-from medallion.assets import GOLD_RELATIONS
 from medallion.config import Settings
+from medallion.names import GOLD_RELATIONS
 
 if TYPE_CHECKING:
     from tests.report.conftest import RecordedRuns

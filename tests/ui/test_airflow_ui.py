@@ -22,11 +22,10 @@ import duckdb
 import pytest
 
 from medallion import ops, report
-from medallion.assets import GOLD_RELATIONS
 from medallion.config import Settings
 from medallion.connections import connect
 from medallion.devtools.local_airflow import DAG_ID, LocalAirflow, free_port
-from medallion.names import LAYERS
+from medallion.names import GOLD_RELATIONS, LAYERS
 from tests.browser import Chromium
 
 pytestmark = [pytest.mark.ui, pytest.mark.e2e, pytest.mark.timeout(1500)]
