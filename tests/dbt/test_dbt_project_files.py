@@ -49,7 +49,7 @@ def test_one_bronze_model_per_raw_table() -> None:
 def test_every_model_folder_has_its_yaml_and_every_model_is_described() -> None:
     for sql in MODELS.rglob("*.sql"):
         folder = sql.parent
-        yml = folder / f"_{folder.name}__models.yml"
+        yml = folder / f"_{folder.name.lstrip('_')}__models.yml"  # _internal/: _internal__models
         assert yml.is_file(), f"{sql} has no {yml.name} next to it"
         models = {m["name"]: m for m in _yaml(yml)["models"]}
         assert sql.stem in models, f"{sql.stem} is not documented in {yml}"
