@@ -157,27 +157,3 @@ def test_source_freshness_thresholds_come_from_the_environment(scratch: Scratch)
     too_stale = scratch.dbt("source", "freshness", env={"MEDALLION_FRESHNESS_ERROR_HOURS": "48"})
     assert too_stale.returncode != 0
     assert too_stale.freshness()["sales.SalesOrderHeader"] == "error"
-
-
-def test_docs_name_the_published_relations(scratch: Scratch, tmp_path: Path) -> None:
-    """`medallion docs` over the real project: a published model is documented as the
-    relation consumers query (gold.fct_sales_daily), not the audit candidate dbt built."""
-    from medallion.config import Settings
-    from medallion.devtools.docs import build_docs
-
-    settings = Settings.from_env(
-        {"MEDALLION_HOME": str(tmp_path), "MEDALLION_WAREHOUSE": str(scratch.warehouse)}
-    )
-    site = build_docs(settings)
-    nodes = json.loads((site.parent / "manifest.json").read_text(encoding="utf-8"))["nodes"]
-    catalog = json.loads((site.parent / "catalog.json").read_text(encoding="utf-8"))["nodes"]
-    daily = "model.medallion.fct_sales_daily"
-    assert nodes[daily]["schema"] == "gold"
-    assert nodes[daily]["relation_name"].endswith('"gold"."fct_sales_daily"')
-    assert catalog[daily]["metadata"]["schema"] == "gold"
-    assert nodes["model.medallion.slv_orders"]["relation_name"].endswith('"silver"."orders"')
-    # internal state is not published: documented where it lives
-    assert nodes["model.medallion.fct_sales_daily_state"]["schema"] == "gold_audit"
-    page = site.read_text(encoding="utf-8")
-    assert '\\"gold\\".\\"fct_sales_daily\\"' in page
-    assert '\\"gold_audit\\".\\"fct_sales_daily\\"' not in page
