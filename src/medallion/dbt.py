@@ -31,7 +31,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,6 +112,8 @@ class RunSummary:
     elapsed_s: float | None = None
     invocation_id: str | None = None
     generated_at: str | None = None
+    # False while dbt is still running it (a progress record): ``nodes`` are those finished
+    complete: bool = True
 
     @property
     def failed_nodes(self) -> list[NodeResult]:
@@ -129,6 +131,7 @@ class RunSummary:
             "elapsed_s": self.elapsed_s,
             "invocation_id": self.invocation_id,
             "generated_at": self.generated_at,
+            "complete": self.complete,
             "counts": self.counts(),
             "nodes": [asdict(n) for n in self.nodes],
         }
@@ -141,6 +144,7 @@ class RunSummary:
             elapsed_s=data.get("elapsed_s"),
             invocation_id=data.get("invocation_id"),
             generated_at=data.get("generated_at"),
+            complete=bool(data.get("complete", True)),
         )
 
 
@@ -158,6 +162,29 @@ def _int_or_none(value: Any) -> int | None:
         return None if value is None else int(value)
     except (TypeError, ValueError):
         return None
+
+
+def node_finished(event: Any) -> NodeResult | None:
+    """The node result in one of dbt's ``NodeFinished`` events (else None), as it will
+    appear in run_results.json, so a try's progress is known before dbt writes that file."""
+    if event.info.name != "NodeFinished":
+        return None
+    unique_id = event.data.node_info.unique_id
+    resource_type, name = _node_name(unique_id)
+    result = event.data.run_result
+    rows = None
+    with contextlib.suppress(Exception):
+        rows = _int_or_none(result.adapter_response["rows_affected"])
+    return NodeResult(
+        unique_id=unique_id,
+        name=name,
+        resource_type=resource_type,
+        status=str(result.status),
+        execution_time_s=round(float(result.execution_time or 0.0), 3),
+        rows_affected=rows,
+        failures=_int_or_none(result.num_failures) if resource_type == "test" else None,
+        message=scrub(result.message)[:_MESSAGE_MAX] if result.message else None,
+    )
 
 
 def read_run_results(path: str | Path) -> RunSummary:
@@ -390,7 +417,9 @@ def plan_commands(
     through object storage, see :mod:`medallion.try_state`) instead of a run_results.json on
     the local disk: each command the previous try completed re-runs only its failed and
     skipped nodes (``--select <names>``), a command it never reached runs in full, and a
-    command with nothing left to do is skipped. When the previous try failed without any
+    command with nothing left to do is skipped. A command the try died in (its worker was
+    killed: the progress record says it was incomplete) runs again without the nodes that
+    had finished well (``--exclude <names>``). When the previous try failed without any
     failed node (dbt crashed, could not connect), everything runs again.
     """
     commands = layer_commands(
@@ -408,6 +437,12 @@ def plan_commands(
         nodes = previous.invocations[i].nodes
         redo = [n for n in nodes if n.status in _REDO_STATUSES]
         kept = tuple(n for n in nodes if n.status not in _REDO_STATUSES)
+        if not previous.invocations[i].complete:
+            done = sorted({_selector(n) for n in kept if n.resource_type in _SELECTABLE})
+            planned.append(
+                PlannedCommand([*argv, "--exclude", " ".join(done)] if done else argv, carried=kept)
+            )
+            continue
         if not redo:
             planned.append(PlannedCommand([], carried=kept))
             continue
@@ -584,8 +619,17 @@ def parsed_manifest(settings: Settings, work_dir: Path) -> Manifest | None:
     return res.result
 
 
-def invoke(argv: Sequence[str], settings: Settings, *, reuse_manifest: bool = True) -> RunSummary:
+def invoke(
+    argv: Sequence[str],
+    settings: Settings,
+    *,
+    reuse_manifest: bool = True,
+    on_node: Callable[[NodeResult], None] | None = None,
+) -> RunSummary:
     """Run one dbt command in-process and return its results; raise if dbt could not run.
+
+    ``on_node`` is called with each node's result as soon as dbt finishes it (from dbt's
+    worker threads).
 
     Raises :class:`DbtInvocationError` / :class:`WarehouseBusyError` when dbt produced no
     results (it crashed, could not connect, could not compile). Node-level failures are
@@ -604,6 +648,15 @@ def invoke(argv: Sequence[str], settings: Settings, *, reuse_manifest: bool = Tr
         "sources.json" if argv[:2] == ["source", "freshness"] else "run_results.json"
     )
     results_file.unlink(missing_ok=True)
+    callbacks = []
+    if on_node is not None:
+
+        def node_callback(event: Any) -> None:
+            node = node_finished(event)
+            if node is not None:
+                on_node(node)
+
+        callbacks.append(node_callback)
     with _INVOKE_LOCK:
         manifest = None
         if reuse_manifest:
@@ -614,7 +667,7 @@ def invoke(argv: Sequence[str], settings: Settings, *, reuse_manifest: bool = Tr
         started = time.monotonic()
         with _exported(_dbt_env(settings)):
             try:
-                res = dbtRunner(manifest=manifest).invoke(argv)
+                res = dbtRunner(manifest=manifest, callbacks=callbacks).invoke(argv)
             except Exception as exc:  # dbt raised past its own handler
                 raise _classify_text(str(exc))(f"dbt {argv[0]} crashed: {scrub(str(exc))}") from exc
             finally:
@@ -816,10 +869,14 @@ def run_step(
     full_refresh: bool = False,
     previous: StepResult | None = None,
     previous_try: int | None = None,
+    on_progress: Callable[[StepResult], None] | None = None,
 ) -> StepResult:
     """Run what the DAG task ``dbt_<step>_<layer>`` runs, log the table, raise on failure.
 
     ``previous``: the failed try this one retries; only its failed and skipped nodes run.
+    ``on_progress``: called after every finished node with what this try has done so far
+    (unfinished: ``error`` set, the running command ``complete=False``), so a try that is
+    killed leaves its progress for the retry.
     """
     artifacts.mkdir(parents=True, exist_ok=True)
     result = StepResult(layer=layer, step=step, artifacts=artifacts)
@@ -846,7 +903,11 @@ def run_step(
             if not plan.argv:
                 result.invocations.append(RunSummary(command=step, nodes=plan.carried))
                 continue
-            summary = invoke(plan.argv, settings)
+            summary = invoke(
+                plan.argv,
+                settings,
+                on_node=_progress(result, plan, on_progress) if on_progress else None,
+            )
             result.invocations.append(
                 RunSummary(
                     command=summary.command,
@@ -870,6 +931,30 @@ def run_step(
         log.error("%s", result.error)
     raise_for_result(result)
     return result
+
+
+def _progress(
+    result: StepResult, plan: PlannedCommand, report: Callable[[StepResult], None]
+) -> Callable[[NodeResult], None]:
+    """The ``on_node`` of one planned command: report the try so far after each node."""
+    finished: list[NodeResult] = []
+    lock = threading.Lock()
+
+    def on_node(node: NodeResult) -> None:
+        with lock:  # dbt's threads
+            finished.append(node)
+            running = RunSummary(
+                command=plan.argv[0], nodes=plan.carried + tuple(finished), complete=False
+            )
+            report(
+                replace(
+                    result,
+                    invocations=[*result.invocations, running],
+                    error="this try has not finished",
+                )
+            )
+
+    return on_node
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,12 @@ deployment an ``s3://<conn_id>@bucket/prefix`` or any fsspec URL all workers sha
 A record is trusted only when it says Airflow was going to retry (``expects_retry``): after a
 final failure, a data-quality failure or a success, a new try is a manual re-run whose inputs
 may have changed, so it runs the whole layer.
+
+While dbt runs, the record is rewritten after every finished node (``in_progress``): a try
+whose worker is killed (SIGKILL, a lost machine, an evicted pod) never writes its final
+record, and the retry that the scheduler starts after the missed heartbeats re-runs only
+what the dead try had not finished. Such a record is trusted like a retry's: its nodes were
+built in this same DAG run.
 """
 
 from __future__ import annotations
@@ -59,12 +65,23 @@ def _path(settings: Settings, key: TryKey, try_number: int) -> Any:
     )
 
 
-def save_try(settings: Settings, key: TryKey, result: StepResult, *, expects_retry: bool) -> None:
+def save_try(
+    settings: Settings,
+    key: TryKey,
+    result: StepResult,
+    *,
+    expects_retry: bool,
+    in_progress: bool = False,
+) -> None:
     """Record this try's dbt results; never raises (state is an optimisation, not an outcome)."""
     try:
         path = _path(settings, key, key.try_number)
         path.parent.mkdir(parents=True, exist_ok=True)
-        record = {"expects_retry": expects_retry, "result": result.to_dict()}
+        record = {
+            "expects_retry": expects_retry,
+            "in_progress": in_progress,
+            "result": result.to_dict(),
+        }
         path.write_text(json.dumps(record, default=str))
     except Exception:
         log.warning(
@@ -91,7 +108,7 @@ def previous_try(settings: Settings, key: TryKey) -> StepResult | None:
     """The previous try's results when this try is an automatic retry of it, else None.
 
     None (rebuild the whole layer) when this is try 1, when the previous try left no record
-    (killed, storage unreachable) or when it did not expect a retry.
+    (killed before its first node finished, storage unreachable) or when it did not expect a retry.
     """
     if key.try_number <= 1:
         _forget_older_runs(settings, key)
@@ -113,4 +130,9 @@ def previous_try(settings: Settings, key: TryKey) -> StepResult | None:
         return None
     if not record.get("expects_retry"):
         return None
+    if record.get("in_progress"):
+        log.warning(
+            "try %s did not finish (its worker died?): re-running what it left unfinished",
+            key.try_number - 1,
+        )
     return StepResult.from_dict(record.get("result") or {})

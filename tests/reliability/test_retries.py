@@ -160,3 +160,43 @@ def test_retry_whose_selection_runs_nothing_fails(pipeline) -> None:
         previous=result,
     )  # fmt: skip
     assert [p.argv[p.argv.index("--select") + 1] for p in plan] == ["tag:silver"]
+
+
+def test_a_killed_try_leaves_its_progress_and_the_retry_runs_only_the_rest(pipeline) -> None:
+    """A worker killed mid-command never writes its final record: the progress record it
+    rewrote after each finished node is what the retry plans from (`--exclude` of the nodes
+    that finished well), through the real object-storage records."""
+    from medallion import try_state
+
+    seed_orders(pipeline.settings.warehouse)
+    settings = pipeline.settings
+    dbt.run_step(settings, "run", "bronze", artifacts=pipeline.root / "k" / "run")
+    key = try_state.TryKey("dbt_transform", "manual__killed", "bronze.dbt_test_bronze", 1)
+    seen: list[dbt.StepResult] = []
+
+    def progress(so_far: dbt.StepResult) -> None:
+        seen.append(so_far)
+        if len(seen) == 1:  # the try "dies" here: later records never reach the store
+            try_state.save_try(settings, key, so_far, expects_retry=True, in_progress=True)
+
+    whole = dbt.run_step(
+        settings, "test", "bronze", artifacts=pipeline.root / "k" / "t1", on_progress=progress
+    )
+    tests_run = [n.unique_id for n in whole.invocations[0].nodes]
+    assert len(tests_run) >= 2 and len(seen) >= len(tests_run)
+    [died_after] = [n.unique_id for n in seen[0].nodes]
+
+    retry_key = try_state.TryKey(key.dag_id, key.run_id, key.task_id, 2)
+    previous = try_state.previous_try(settings, retry_key)
+    assert previous is not None and not previous.success
+    assert previous.invocations[0].complete is False
+    retry = dbt.run_step(
+        settings, "test", "bronze", artifacts=pipeline.root / "k" / "t2",
+        previous=previous, previous_try=1,
+    )  # fmt: skip
+    assert retry.success and retry.retry_of == 1 and retry.carried == [died_after]
+    rerun = dbt.read_run_results(pipeline.root / "k" / "t2" / "run_results.json")
+    assert sorted(n.unique_id for n in rerun.nodes) == sorted(set(tests_run) - {died_after})
+    assert sorted(n.unique_id for n in retry.invocations[0].nodes) == sorted(tests_run)
+    # the command the try never reached (source freshness) ran in full
+    assert [inv.command for inv in retry.invocations] == [inv.command for inv in whole.invocations]

@@ -114,18 +114,26 @@ class LocalAirflow:
                 # their log servers bind every interface on fixed ports; the api-server
                 # reads task logs from the shared local log folder instead
                 args.append("--skip-serve-logs")
-            out = (self.log_dir / f"{component}.log").open("ab")
-            self.processes[component] = subprocess.Popen(
-                self._airflow(*args),
-                env=self.env,
+            self.spawn(component, self._airflow(*args))
+        self.wait_healthy(timeout_s)
+
+    def spawn(
+        self, name: str, argv: list[str], env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start one more process that `stop()` stops; its output goes to `<log_dir>/<name>.log`."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with (self.log_dir / f"{name}.log").open("ab") as out:
+            proc = subprocess.Popen(
+                argv,
+                env=dict(env if env is not None else self.env),
                 cwd=self.settings.airflow_home,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # own process group: stop() reaches its children
             )
-            out.close()
-        self.wait_healthy(timeout_s)
+        self.processes[name] = proc
+        return proc
 
     def _check_alive(self) -> None:
         for name, proc in self.processes.items():
