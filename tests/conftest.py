@@ -72,7 +72,18 @@ OWN_GROUPS = {
 # with the most tests first, which left the act workflows running alone at the end): the
 # longest first, so the short ones fill in at the end (the per-test durations `make test`
 # prints are where these ranks come from). Groups not listed start last.
-GROUP_ORDER = ("dbt", "reliability", "dbt-real", "bench", "act", "diff", "ui", "dags", "report")
+GROUP_ORDER = (
+    "dbt",
+    "reliability",
+    "dbt-real",
+    "deploy",
+    "bench",
+    "act",
+    "diff",
+    "ui",
+    "dags",
+    "report",
+)
 
 
 def _group_rank(item: pytest.Item) -> int:

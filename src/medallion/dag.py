@@ -175,9 +175,7 @@ def dbt_step_task(layer: str, step: str, **context: Any) -> None:
                 settings, step, layer, artifacts=artifacts,
                 full_refresh=bool(params.get("full_refresh", False)),
                 previous=try_state.previous_try(settings, key), previous_try=key.try_number - 1,
-                on_progress=lambda so_far: try_state.save_try(
-                    settings, key, so_far, expects_retry=True, in_progress=True
-                ),
+                on_progress=try_state.progress_recorder(settings, key),
             )  # fmt: skip
     except MedallionError as exc:
         result = getattr(exc, "result", None)

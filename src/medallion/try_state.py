@@ -15,17 +15,19 @@ A record is trusted only when it says Airflow was going to retry (``expects_retr
 final failure, a data-quality failure or a success, a new try is a manual re-run whose inputs
 may have changed, so it runs the whole layer.
 
-While dbt runs, the record is rewritten after every finished node (``in_progress``): a try
-whose worker is killed (SIGKILL, a lost machine, an evicted pod) never writes its final
-record, and the retry that the scheduler starts after the missed heartbeats re-runs only
-what the dead try had not finished. Such a record is trusted like a retry's: its nodes were
-built in this same DAG run.
+While dbt runs, the record is rewritten as nodes finish (``in_progress``, at most once a
+second: :func:`progress_recorder`). A try whose worker is killed (SIGKILL, a lost machine,
+an evicted pod) never writes its final record, and the retry that the scheduler starts after
+the missed heartbeats re-runs only what the dead try had not finished. Such a record is
+trusted like a retry's: its nodes were built in this same DAG run.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +92,24 @@ def save_try(
             settings.state_url,
             exc_info=True,
         )
+
+
+def progress_recorder(
+    settings: Settings, key: TryKey, *, min_interval_s: float = 1.0
+) -> Callable[[StepResult], None]:
+    """``on_progress`` of a dbt task: its progress record, rewritten at most once per
+    ``min_interval_s`` (a write per node would add an object-store round trip per node); a
+    try that dies loses at most that much progress, which its retry runs again."""
+    last = -min_interval_s
+
+    def record(so_far: StepResult) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= min_interval_s:
+            last = now
+            save_try(settings, key, so_far, expects_retry=True, in_progress=True)
+
+    return record
 
 
 def _forget_older_runs(settings: Settings, key: TryKey) -> None:

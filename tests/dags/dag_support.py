@@ -6,6 +6,7 @@ Everything is written under pytest's tmp dirs; nothing in the repository changes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -66,6 +67,13 @@ class HttpReceiver:
 
 @pytest.fixture
 def http_receiver() -> Iterator[HttpReceiver]:
+    with serving_http() as receiver:
+        yield receiver
+
+
+@contextlib.contextmanager
+def serving_http() -> Iterator[HttpReceiver]:
+    """An :class:`HttpReceiver` listening until the block ends."""
     receiver = HttpReceiver(port=0)
 
     class Handler(BaseHTTPRequestHandler):
