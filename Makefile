@@ -25,7 +25,7 @@ $(STAMP): uv.lock pyproject.toml | $(UV)
 
 venv: $(STAMP) ## create .venv from the lock (idempotent)
 
-system-deps: ## Debian packages the tests need (chromium, unixodbc, node)
+system-deps: ## Debian packages the tests need (chromium, unixodbc, node, postgresql, redis)
 	@bash scripts/install_system_deps.sh
 
 run: venv ## load data (synthetic SF1, or SOURCE=dir) and run the pipeline through the DAG (FULL_REFRESH=1)
