@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from medallion.config import AlertSettings
-from medallion.names import LAYERS
+from medallion.names import layer_step
 from medallion.redact import scrub, secret_values
 
 if TYPE_CHECKING:
@@ -115,13 +115,9 @@ def _minutes(seconds: float | None) -> str:
 
 def troubleshooting(event: AlertEvent) -> list[str]:
     """Next steps for the person on call, chosen by what failed."""
-    if event.source == "github":  # a workflow step is named "<layer> <step>"
-        layer, _, step_name = (event.task_id or "").partition(" ")
-        step = "test" if step_name == "test" else "run"
-    else:
-        layer = (event.task_id or "").split(".")[0]
-        step = "test" if "dbt_test" in (event.task_id or "") else "run"
-    layer = layer if layer in LAYERS else "<layer>"
+    # a DAG task id or a workflow step name: both name their layer and step
+    layer, step = layer_step(event.task_id or "") or ("<layer>", "run")
+    step = "test" if step == "test" else "run"
     steps: list[str] = []
     if event.kind == "deadline_missed":
         return [

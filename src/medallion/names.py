@@ -29,12 +29,13 @@ def task_id(layer: str, step: str) -> str:
     return f"{layer}.{task_name(layer, step)}"
 
 
-def layer_step(task: str) -> tuple[str, str] | None:
-    """(layer, step) of a layer task id, with or without its group prefix; None otherwise."""
-    name = task.rsplit(".", 1)[-1]
+def layer_step(name: str) -> tuple[str, str] | None:
+    """(layer, step) of a layer task id (with or without its group prefix) or of a workflow
+    step name (`workflow_step`); None for anything else."""
+    short = name.rsplit(".", 1)[-1]
     for layer in LAYERS:
         for step in STEPS:
-            if name == task_name(layer, step):
+            if short == task_name(layer, step) or name == workflow_step(layer, step):
                 return layer, step
     return None
 

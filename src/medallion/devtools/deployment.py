@@ -32,7 +32,7 @@ from pathlib import Path
 
 from medallion.airflow_env import airflow_env
 from medallion.config import Settings
-from medallion.devtools.local_airflow import LocalAirflow, LocalAirflowError, free_port
+from medallion.devtools.local_airflow import LocalAirflow, LocalAirflowError, StartStop, free_port
 
 WORKER_LOG_PORT = 8793  # Airflow's default; each worker binds it on its own address
 DB_NAME = DB_USER = "airflow"
@@ -54,7 +54,7 @@ def _pg_bin(name: str) -> str:
 
 @dataclass
 class Postgres:
-    """A throwaway PostgreSQL cluster on 127.0.0.1 (trust auth: nothing else can reach it)."""
+    """A throwaway PostgreSQL cluster on 127.0.0.1, for tests only: trust auth, no fsync."""
 
     port: int = field(default_factory=free_port)
     root: Path = field(init=False)
@@ -154,7 +154,7 @@ class Worker:
 
 
 @dataclass
-class CeleryDeployment:
+class CeleryDeployment(StartStop):
     """PostgreSQL + Redis + Airflow core components + Celery workers; a context manager.
 
     `shared_env` holds what every process gets (MEDALLION_WAREHOUSE, MEDALLION_STATE_URL,
@@ -248,14 +248,3 @@ class CeleryDeployment:
             self.airflow.stop()
         self.redis.stop()
         self.postgres.stop()
-
-    def __enter__(self) -> CeleryDeployment:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

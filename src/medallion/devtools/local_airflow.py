@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote, urlencode
 
 from medallion.airflow_env import airflow_env, ensure_admin_password
@@ -55,8 +55,30 @@ def free_port(preferred: int | None = None) -> int:
     raise LocalAirflowError("no free TCP port on 127.0.0.1")
 
 
+class StartStop:
+    """A context manager over `start()`/`stop()`: `stop()` also runs when `start()` fails
+    half-way, so nothing that did start is left running."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 @dataclass
-class LocalAirflow:
+class LocalAirflow(StartStop):
     """The local Airflow processes; a context manager that always stops what it started."""
 
     settings: Settings
@@ -160,17 +182,6 @@ class LocalAirflow:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
         self.processes.clear()
-
-    def __enter__(self) -> LocalAirflow:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- REST API v2 ------------------------------------------------------------------------
 
