@@ -9,11 +9,9 @@ the whole module: a green run, then a run on deliberately broken data.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -27,6 +25,7 @@ from medallion.connections import connect
 from medallion.devtools.local_airflow import DAG_ID, LocalAirflow, free_port
 from medallion.names import GOLD_RELATIONS, LAYERS
 from tests.browser import Chromium
+from tests.dags.dag_support import HttpReceiver, serving_http, webhook_posts
 
 pytestmark = [pytest.mark.ui, pytest.mark.e2e, pytest.mark.timeout(1500)]
 
@@ -44,25 +43,12 @@ class Deployment:
     airflow: LocalAirflow
     run_id: str
     state: str
-    alerts: list[dict[str, Any]]
+    receiver: HttpReceiver  # the JSON webhook alert channel
 
-
-def _webhook_receiver() -> tuple[ThreadingHTTPServer, list[dict[str, Any]]]:
-    """The JSON webhook alert channel, on 127.0.0.1: every alert the deployment sends."""
-    posts: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, posts
+    @property
+    def alerts(self) -> list[dict[str, Any]]:
+        """Every alert the deployment sent through the webhook channel."""
+        return webhook_posts(self.receiver)
 
 
 @pytest.fixture(scope="module")
@@ -70,28 +56,26 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Itera
     from medallion.loading.api import load
 
     home = tmp_path_factory.mktemp("ui") / "home"
-    receiver, alerts = _webhook_receiver()
-    env = {
-        "MEDALLION_HOME": str(home),
-        "MEDALLION_DAGRUN_DEADLINE_SECONDS": str(DEADLINE_S),
-        "MEDALLION_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{receiver.server_address[1]}/hook",
-        "MEDALLION_DUCKDB_THREADS": "1",
-        "MEDALLION_RETRY_DELAY_SECONDS": "5",
-        "MEDALLION_MAX_RETRY_DELAY_SECONDS": "10",
-        # only the runs this test triggers: no catch-up of the hourly schedule on unpause
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-    }
-    settings = Settings.from_env(env)
-    load(settings, source=None, scale=0.02, seed=7)
-    with LocalAirflow(settings, free_port(), extra_env=env) as airflow:
-        dag = airflow.wait_for_dag(DAG_ID)
-        assert dag["is_paused"], "dbt_transform must start paused"
-        run_id = airflow.trigger(DAG_ID)
-        airflow.set_paused(DAG_ID, False)
-        state = airflow.wait_for_run(DAG_ID, run_id, RUN_TIMEOUT_S)
-        yield Deployment(settings, airflow, run_id, state, alerts)
-    receiver.shutdown()
-    receiver.server_close()
+    with serving_http() as receiver:
+        env = {
+            "MEDALLION_HOME": str(home),
+            "MEDALLION_DAGRUN_DEADLINE_SECONDS": str(DEADLINE_S),
+            "MEDALLION_ALERT_WEBHOOK_URL": receiver.url("/hook/ui"),
+            "MEDALLION_DUCKDB_THREADS": "1",
+            "MEDALLION_RETRY_DELAY_SECONDS": "5",
+            "MEDALLION_MAX_RETRY_DELAY_SECONDS": "10",
+            # only the runs this test triggers: no catch-up of the hourly schedule on unpause
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+        }
+        settings = Settings.from_env(env)
+        load(settings, source=None, scale=0.02, seed=7)
+        with LocalAirflow(settings, free_port(), extra_env=env) as airflow:
+            dag = airflow.wait_for_dag(DAG_ID)
+            assert dag["is_paused"], "dbt_transform must start paused"
+            run_id = airflow.trigger(DAG_ID)
+            airflow.set_paused(DAG_ID, False)
+            state = airflow.wait_for_run(DAG_ID, run_id, RUN_TIMEOUT_S)
+            yield Deployment(settings, airflow, run_id, state, receiver)
 
 
 def test_dag_run_succeeds_with_every_task_green(deployment: Deployment) -> None:
