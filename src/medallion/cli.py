@@ -166,7 +166,10 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         for path in harness.render_only(opts.out_dir, opts.docs_file):
             print(f"wrote {path}")
         return 0
-    return 0 if harness.run_bench(settings, options)["ok"] else 1
+    from medallion.devtools.local_airflow import sigterm_as_interrupt
+
+    with sigterm_as_interrupt():  # a stopped benchmark stops the Airflows it started
+        return 0 if harness.run_bench(settings, options)["ok"] else 1
 
 
 def build_parser() -> argparse.ArgumentParser:

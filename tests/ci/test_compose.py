@@ -89,7 +89,7 @@ def test_airflow_components_share_one_configuration(services: dict[str, Any]) ->
     envs = [services[name]["environment"] for name in (*AIRFLOW_SERVICES, "airflow-init")]
     assert all(env == envs[0] for env in envs)
     env = envs[0]
-    assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "medallion.executors.LocalExecutor"
     assert env["AIRFLOW__API_AUTH__JWT_SECRET"].startswith("${AIRFLOW_JWT_SECRET:?")
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
     assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/medallion/airflow/dags"

@@ -18,6 +18,7 @@ SCHEMA_FILE = Path(__file__).with_name("results.schema.json")
 SCHEMA_VERSION = 1
 COSMOS_VERSION = "1.15.1"  # newest release; supports Airflow 3 (>= 1.10) and dbt-core 1.11
 COSMOS_DAG_ID = "cosmos_dbt_transform"
+COSMOS_WATCHER_DAG_ID = "cosmos_dbt_transform_watcher"
 FLOOR_DAG_ID = "medallion_airflow_floor"
 DEFAULT_SCALES = (1.0, 10.0)
 SF30 = 30.0
@@ -38,11 +39,40 @@ CASES: dict[str, str] = {
     "(what every change of the dbt project costs)",
     "incremental_hour": "one appended hour, then our DAG (incremental models)",
     "full_refresh": "one appended hour, then our DAG with conf full_refresh=true",
+    "sched_floor": "the floor DAG triggered through the REST API of a running Airflow "
+    "(api-server, scheduler with medallion.executors.LocalExecutor, dag-processor, "
+    "triggerer): from queued to finished, as Airflow recorded them",
+    "sched_our_dag": "this project's DAG the same way: each task process is forked from an "
+    "executor worker that has dbt imported and the project parsed",
+    "sched_our_dag_stock": "this project's DAG under Airflow's stock LocalExecutor: each task "
+    "process imports dbt and loads the manifest itself",
+    "sched_cosmos_local": "cosmos as in `cosmos_dag` (ExecutionMode.LOCAL), triggered in an "
+    "Airflow of its own run from its virtualenv (stock LocalExecutor), one task at a time: "
+    "DuckDB admits one writing process",
+    "sched_cosmos_watcher": "cosmos ExecutionMode.WATCHER in the same Airflow: one `dbt build` "
+    "in a producer task, one deferrable sensor per model (in the triggerer)",
+    "celery_floor": "the floor DAG on the Celery deployment of docs/DEPLOYMENT.md (PostgreSQL, "
+    "Redis, two workers preloading dbt): from queued to finished",
+    "celery_our_dag": "this project's DAG on the same Celery deployment",
 }
-COSMOS_CASES = frozenset({"cosmos_dag", "parse_cosmos", "parse_cosmos_nocache"})
+COSMOS_CASES = frozenset(
+    {"cosmos_dag", "parse_cosmos", "parse_cosmos_nocache", "sched_cosmos_local",
+     "sched_cosmos_watcher"}
+)  # fmt: skip
 DAG_CASES = ("dbt_build", "airflow_floor", "our_dag", "cosmos_dag")
 PARSE_CASES = ("parse_ours", "parse_cosmos", "parse_cosmos_nocache")
 HOURLY_CASES = ("incremental_hour", "full_refresh")
+# Triggered in a running Airflow; grouped by the deployment they need, started once per bench.
+SCHED_STACKS: dict[str, tuple[str, ...]] = {
+    "local": ("sched_floor", "sched_our_dag"),
+    "stock": ("sched_our_dag_stock",),
+    "cosmos": ("sched_cosmos_local", "sched_cosmos_watcher"),
+    "celery": ("celery_floor", "celery_our_dag"),
+}
+SCHED_CASES = tuple(c for cases in SCHED_STACKS.values() for c in cases)
+# Run once whatever --repeat says: one task process at a time, ~105 of them, takes a quarter
+# of an hour per run on 2 cores; its target's margin is reported with the single run.
+SINGLE_RUN_CASES = frozenset({"sched_cosmos_local"})
 
 # The partition of one DAG run's wall time (see profile_dag_run); order = timeline order.
 PROFILE_SEGMENTS: dict[str, str] = {

@@ -176,6 +176,8 @@ class CeleryDeployment(StartStop):
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.postgres.url,
             "AIRFLOW__CELERY__BROKER_URL": self.redis.url,
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + self.postgres.url,
+            # each worker imports dbt and parses the project once, before forking its pool
+            "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "medallion.executors.CELERY_CONFIG",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(WORKER_LOG_PORT),
             # a dead worker's task is failed (and retried) after this many seconds of silence
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(self.heartbeat_timeout_s),

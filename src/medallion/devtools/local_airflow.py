@@ -84,13 +84,15 @@ class LocalAirflow(StartStop):
     settings: Settings
     port: int
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    base_env: Mapping[str, str] | None = None  # what airflow_env() starts from (os.environ)
+    python: str = sys.executable  # another virtualenv's interpreter runs its own Airflow
     log_dir: Path = field(init=False)
     env: dict[str, str] = field(init=False)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, init=False)
     _token: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.env = airflow_env(self.settings, api_port=self.port)
+        self.env = airflow_env(self.settings, api_port=self.port, base=self.base_env)
         self.env.update(self.extra_env)
         self.log_dir = self.settings.airflow_home / "logs" / "local"
         self.user, self._password = ensure_admin_password(self.settings)
@@ -106,7 +108,7 @@ class LocalAirflow(StartStop):
     # --- processes --------------------------------------------------------------------------
 
     def _airflow(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "airflow", *args]
+        return [self.python, "-m", "airflow", *args]
 
     def migrate(self, timeout_s: float = 300) -> None:
         """Create or upgrade the SQLite metadata database (idempotent)."""
@@ -294,7 +296,7 @@ class LocalAirflow(StartStop):
 
 
 @contextlib.contextmanager
-def _signals_raise_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM behaves like Ctrl-C, so the same `finally` stops the children."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -319,7 +321,7 @@ def serve(settings: Settings, *, port: int | None = None, unpause: bool = False)
     print(
         f"starting Airflow 3 in {settings.airflow_home} (logs: {airflow.log_dir}) ...", flush=True
     )
-    with _signals_raise_interrupt():
+    with sigterm_as_interrupt():
         try:
             airflow.start()
             airflow.wait_for_dag(DAG_ID)
