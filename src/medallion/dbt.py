@@ -4,8 +4,9 @@ dbt runs in-process through ``dbt.cli.main.dbtRunner`` in the worker's own envir
 no interpreter start-up and no re-import of dbt per task, and a manifest parsed once per
 process is handed to every later invocation (under ``airflow dags test`` all tasks share one
 process, so parse cost is paid once per run). Where each task runs in its own process
-(a real scheduler), a shared ``partial_parse.msgpack`` seeded into every task's target
-directory keeps parsing incremental.
+(a real scheduler), :func:`preload` lets the executor parse once for the task processes it
+forks (see :mod:`medallion.executors`); otherwise a shared ``partial_parse.msgpack`` seeded
+into every task's target directory keeps parsing incremental.
 
 Every invocation writes its artifacts to its own directory
 (``<artifacts>/<dag_id>/<run_id>/<task_id>/try_<n>/``), so retries and parallel runs never

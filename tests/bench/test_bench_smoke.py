@@ -205,7 +205,9 @@ def test_targets_are_evaluated_with_status(smoke: BenchRun) -> None:
 
 def test_markdown_outputs_are_rendered_from_results(smoke: BenchRun, tmp_path: Path) -> None:
     page = smoke.docs.read_text()
-    assert page == render_performance(smoke.results)
+    results_file = (smoke.out / "results.json").resolve().as_posix()
+    assert page == render_performance(smoke.results, results_file, str(smoke.docs.parent))
+    assert f"]({os.path.relpath(results_file, smoke.docs.parent)})" in page  # links its data
     assert "Do not edit" in page and "## Targets" in page and "## Where the time goes" in page
     for name in RUN_CASES:
         assert f"`{name}`" in page, name

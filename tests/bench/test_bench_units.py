@@ -86,11 +86,30 @@ def test_schedule_runs_dag_cases_in_rounds_and_one_traced_parse_each() -> None:
         "parse_cosmos",
         "parse_cosmos_nocache",
     ]
-    assert order[-4:] == [
+    hourly = [x for x in order if x[0] in ("incremental_hour", "full_refresh")]
+    assert hourly == [
         ("incremental_hour", 0),
         ("full_refresh", 0),
         ("incremental_hour", 1),
         ("full_refresh", 1),
+    ]
+    # then each deployment's cases in rounds, so each deployment starts once; cosmos LOCAL
+    # under the scheduler runs once whatever the repetitions
+    sched = order[order.index(hourly[-1]) + 1 :]
+    assert sched == [
+        ("sched_floor", 0),
+        ("sched_our_dag", 0),
+        ("sched_floor", 1),
+        ("sched_our_dag", 1),
+        ("sched_our_dag_stock", 0),
+        ("sched_our_dag_stock", 1),
+        ("sched_cosmos_local", 0),
+        ("sched_cosmos_watcher", 0),
+        ("sched_cosmos_watcher", 1),
+        ("celery_floor", 0),
+        ("celery_our_dag", 0),
+        ("celery_floor", 1),
+        ("celery_our_dag", 1),
     ]
 
 
@@ -242,3 +261,57 @@ def test_invalid_results_are_refused() -> None:
     results["scales"]["1"]["cases"]["not_a_case"] = results["scales"]["1"]["cases"]["our_dag"]
     with pytest.raises(MedallionError, match="schema"):
         validate_results(results)
+
+
+def _sched_run(seconds: float, fixed: list[float], **profile: Any) -> dict:
+    tasks = {f"t{i}": {"duration_s": 1.0, "fixed_cost_s": f} for i, f in enumerate(fixed)}
+    return _case(
+        "sched_our_dag",
+        seconds,
+        profile={
+            "wall_s": seconds,
+            "queued_to_first_task_s": 1.0,
+            "between_tasks_s": 6.0,
+            "tasks": tasks,
+            **profile,
+        },
+    )
+
+
+def test_real_scheduler_targets_are_judged_against_the_same_runs_peers() -> None:
+    results = _results(
+        {
+            10.0: {
+                "dbt_build": _case("dbt_build", 20.0),
+                "sched_floor": _case("sched_floor", 12.0),
+                "sched_our_dag": _sched_run(50.0, [0.5, 0.8, 1.4]),
+                "sched_our_dag_stock": _sched_run(90.0, [6.0, 7.0]),
+                "sched_cosmos_local": _case("sched_cosmos_local", 400.0),
+                "sched_cosmos_watcher": _case("sched_cosmos_watcher", 40.0),
+            }
+        }
+    )
+    by = {t["id"]: t for t in results["targets"]}
+    vs_build = by["sched_vs_dbt_build"]
+    assert vs_build["status"] == "fail" and vs_build["value"] == pytest.approx(2.5)
+    # the miss says how much is Airflow's own floor and where the run's time went
+    assert "`sched_floor`" in vs_build["detail"] and "38.0 s / 20.0 s = 1.90x" in vs_build["detail"]
+    assert "between tasks" in vs_build["detail"]
+    assert by["sched_vs_cosmos_local"]["status"] == "pass"
+    assert by["sched_vs_cosmos_local"]["value"] == pytest.approx(0.125)
+    assert by["sched_faster_than_cosmos_watcher"]["status"] == "fail"
+    fixed = by["task_fixed_cost"]
+    assert fixed["status"] == "pass" and fixed["value"] == pytest.approx(0.8)
+    assert "stock LocalExecutor" in fixed["detail"] and "6.50 s" in fixed["detail"]
+
+
+def test_real_scheduler_targets_say_not_run_without_their_cases() -> None:
+    results = _results({10.0: {"dbt_build": _case("dbt_build", 20.0)}})
+    by = {t["id"]: t for t in results["targets"]}
+    for tid in (
+        "sched_vs_dbt_build",
+        "sched_vs_cosmos_local",
+        "sched_faster_than_cosmos_watcher",
+        "task_fixed_cost",
+    ):
+        assert by[tid]["status"] == "not_run", by[tid]

@@ -603,6 +603,7 @@ def write_cosmos_dag(
         "dag_id": COSMOS_WATCHER_DAG_ID if watcher else COSMOS_DAG_ID,
         "mode": "watcher" if watcher else "local",
         "max_active_tasks": 16 if watcher else 1,
+        "detach_tests": not watcher,
         "project": str(settings.dbt_project_dir),
         "target": settings.target,
         "profiles": str(settings.dbt_profiles_dir / "profiles.yml"),

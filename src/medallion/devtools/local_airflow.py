@@ -168,7 +168,14 @@ class LocalAirflow(StartStop):
                 )
 
     def stop(self, timeout_s: float = 30) -> None:
-        """SIGTERM every component's process group, then SIGKILL what is left."""
+        """SIGTERM every component's process group, then SIGKILL what is left, including
+        descendants that left the group (task processes start sessions of their own)."""
+        import psutil
+
+        family: list[psutil.Process] = []
+        for proc in self.processes.values():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                family += psutil.Process(proc.pid).children(recursive=True)
         for proc in self.processes.values():
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -183,6 +190,9 @@ class LocalAirflow(StartStop):
                 os.killpg(proc.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
+        for member in family:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                member.kill()
         self.processes.clear()
 
     # --- REST API v2 ------------------------------------------------------------------------
