@@ -10,7 +10,7 @@ STAMP := $(VENV)/.synced
 MEDALLION := $(VENV)/bin/medallion
 SOURCE ?=
 
-.PHONY: help venv system-deps run test lint act docs airflow screenshots bench diff clean
+.PHONY: help venv system-deps run test lint act docs airflow screenshots bench bench-scheduler diff clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ screenshots: venv system-deps ## regenerate docs/*.png from the UI tests (real A
 
 bench: venv ## benchmark harness: writes bench/results.json and docs/PERFORMANCE.md
 	$(MEDALLION) bench
+
+bench-scheduler: venv ## the benchmark under a running scheduler: docs/PERFORMANCE_SCHEDULER.md
+	$(MEDALLION) bench --scheduler
 
 clean: ## remove local state (warehouse, artifacts, Airflow home); keeps .venv
 	rm -rf .local/warehouse.duckdb* .local/artifacts .local/airflow .local/reports

@@ -144,19 +144,25 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 when every run of every case succeeded (missed targets are reported, not fatal)."""
     from medallion.bench import cases, harness
 
+    # two suites, two pages: `airflow dags test` and parse (default), a running scheduler
+    suite = ("dbt_build", *cases.SCHED_CASES) if args.scheduler else cases.DEFAULT_SUITE
+    scales = args.scales or ("10" if args.scheduler else "1,10")
+    root = settings.project_root
     options = harness.BenchOptions(
-        scales=harness.parse_scales(args.scales) + ((cases.SF30,) if args.sf30 else ()),
+        scales=harness.parse_scales(scales) + ((cases.SF30,) if args.sf30 else ()),
         repeat=args.repeat,
         seed=args.seed,
         cases=tuple(c.strip() for c in args.cases.split(",") if c.strip())
         if args.cases
-        else tuple(c for c in cases.CASES if not (args.no_cosmos and c in cases.COSMOS_CASES)),
-        out_dir=args.out,
-        docs_file=args.docs,
+        else tuple(c for c in suite if not (args.no_cosmos and c in cases.COSMOS_CASES)),
+        out_dir=args.out or (root / "bench" / "scheduler" if args.scheduler else None),
+        docs_file=args.docs
+        or (root / "docs" / "PERFORMANCE_SCHEDULER.md" if args.scheduler else None),
         work_dir=args.work,
         cosmos_venv=args.cosmos_venv,
         build_cosmos=not args.no_build_cosmos,
-        command=f"medallion bench --scales {args.scales}{' --sf30' if args.sf30 else ''} "
+        command=f"medallion bench{' --scheduler' if args.scheduler else ''} --scales {scales}"
+        f"{' --sf30' if args.sf30 else ''} "
         f"--repeat {args.repeat}{f' --cases {args.cases}' if args.cases else ''}"
         f"{' --no-cosmos' if args.no_cosmos else ''}",
     )
@@ -267,11 +273,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="benchmark bare dbt build vs the DAG vs astronomer-cosmos; writes "
         "bench/results.json and docs/PERFORMANCE.md",
     )
-    bench.add_argument("--scales", default="1,10", help="synthetic scale factors (default 1,10)")
+    bench.add_argument(
+        "--scales", help="synthetic scale factors (default 1,10; 10 with --scheduler)"
+    )
+    bench.add_argument(
+        "--scheduler",
+        action="store_true",
+        help="the real-scheduler suite (LocalExecutor, Celery, cosmos under a scheduler) beside "
+        "bare dbt build; writes bench/scheduler/ and docs/PERFORMANCE_SCHEDULER.md",
+    )
     bench.add_argument("--sf30", action="store_true", help="also run SF 30")
     bench.add_argument("--repeat", type=int, default=3, help="runs per case (default 3)")
     bench.add_argument("--seed", type=int, default=42, help="synthetic data seed")
-    bench.add_argument("--cases", help="comma-separated subset of the cases (default: all)")
+    bench.add_argument("--cases", help="comma-separated subset of the cases (default: the suite)")
     bench.add_argument("--no-cosmos", action="store_true", help="skip the cosmos cases")
     bench.add_argument("--out", type=Path, help="results folder (default <project>/bench)")
     bench.add_argument("--docs", type=Path, help="docs page (default docs/PERFORMANCE.md)")

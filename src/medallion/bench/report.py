@@ -251,8 +251,8 @@ def render_performance(
         f"{results['options']['repeat']} time(s) in rounds (dbt build, our DAG, cosmos, then "
         "again), and the tables show the median and the minimum"
         + (
-            f" ({', '.join(f'`{c}`' for c in sorted(SINGLE_RUN_CASES))} once: a quarter of an "
-            "hour per run)"
+            f" ({', '.join(f'`{c}`' for c in sorted(SINGLE_RUN_CASES))} once: ~105 task "
+            "processes one at a time per run)"
             if SINGLE_RUN_CASES & set(results["options"]["cases"])
             else ""
         )
@@ -265,9 +265,26 @@ def render_performance(
             if name in results["options"]["cases"]
         ],
         "",
-        "The hourly pair starts from the warehouse our DAG built plus one appended hour of "
-        "orders (`medallion load --append-hours 1`); the append itself is not timed.",
-        "",
+        *(
+            []
+            if set(SCHED_CASES) & set(results["options"]["cases"])
+            else [
+                "The same DAGs under a running scheduler (LocalExecutor, Celery, cosmos LOCAL "
+                "and WATCHER) are a suite of their own: `medallion bench --scheduler` "
+                "(`make bench-scheduler`) writes [PERFORMANCE_SCHEDULER.md]"
+                "(PERFORMANCE_SCHEDULER.md).",
+                "",
+            ]
+        ),
+        *(
+            [
+                "The hourly pair starts from the warehouse our DAG built plus one appended hour "
+                "of orders (`medallion load --append-hours 1`); the append itself is not timed.",
+                "",
+            ]
+            if "incremental_hour" in results["options"]["cases"]
+            else []
+        ),
         "## Results",
         "",
         *results_table(results),
