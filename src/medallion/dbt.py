@@ -624,11 +624,14 @@ def preload(settings: Settings) -> None:
     """Import dbt and the target's adapter and parse the project into this process's manifest
     cache, so processes forked from this one start with both (see medallion.executors)."""
     import importlib
+    import tempfile
 
     started = time.monotonic()
     importlib.import_module(f"dbt.adapters.{settings.target}")
-    with _INVOKE_LOCK:
-        parsed_manifest(settings, settings.artifacts_dir / ".preload" / f"pid{os.getpid()}")
+    # the manifest is kept in memory and partial_parse.msgpack in the shared cache: the
+    # parse's own folder is not needed afterwards
+    with _INVOKE_LOCK, tempfile.TemporaryDirectory(prefix="medallion-preload-") as work:
+        parsed_manifest(settings, Path(work))
         _release_warehouse()
     log.info("dbt preloaded for forked tasks in %.1fs", time.monotonic() - started)
 

@@ -57,11 +57,8 @@ class Cluster:
     killed_pids: list[int] = field(default_factory=list)
 
     def task_instances(self, run: str) -> dict[str, dict[str, Any]]:
-        run_id = quote(self.runs[run], safe="")
-        data = self.deployment.airflow.request(
-            "GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances"
-        )
-        return {ti["task_id"]: ti for ti in data["task_instances"]}
+        tis = self.deployment.airflow.task_instances(DAG_ID, self.runs[run])
+        return {ti["task_id"]: ti for ti in tis}
 
     def try_record(self, run: str, task_id: str, try_number: int) -> dict[str, Any] | None:
         path = (

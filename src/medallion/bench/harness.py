@@ -1093,10 +1093,6 @@ def start_stack(ctx: ScaleContext, name: str) -> SchedStack:
     return stack
 
 
-def _api_time(value: str | None) -> datetime | None:
-    return _utc(value)
-
-
 def sched_run_profile(
     stack: SchedStack, dag_id: str, run: Mapping[str, Any], tis: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
@@ -1105,19 +1101,23 @@ def sched_run_profile(
     ran it), between tasks, last task end to run end."""
     from medallion.dbt import task_artifacts_dir
 
-    queued, ended = _api_time(run.get("queued_at")), _api_time(run.get("end_date"))
+    def _recorded(value: str) -> datetime:  # a time the API returned for a finished task
+        parsed = _utc(value)
+        assert parsed is not None
+        return parsed
+
+    queued, ended = _utc(run.get("queued_at")), _utc(run.get("end_date"))
     tasks = sorted(
         (t for t in tis if t.get("start_date") and t.get("end_date")),
         key=lambda t: t["start_date"],
     )
     if not tasks or queued is None or ended is None:
         return {}
-    starts = [_api_time(t["start_date"]) for t in tasks]
-    ends = [_api_time(t["end_date"]) for t in tasks]
+    starts = [_recorded(t["start_date"]) for t in tasks]
+    ends = [_recorded(t["end_date"]) for t in tasks]
     per_task: dict[str, dict[str, Any]] = {}
     fixed: list[float] = []
     for ti, start, end in zip(tasks, starts, ends, strict=True):
-        assert start is not None and end is not None
         entry: dict[str, Any] = {
             "duration_s": round((end - start).total_seconds(), 3),
             "hostname": ti.get("hostname"),
@@ -1143,15 +1143,14 @@ def sched_run_profile(
         per_task[ti["task_id"]] = entry
     gaps = sum(  # idle time between one task's end and the next task's start
         max((nxt_start - prev_end).total_seconds(), 0.0)
-        for (_, prev_end), (nxt_start, _) in pairwise(zip(starts, ends, strict=True))
-        if prev_end is not None and nxt_start is not None
+        for prev_end, nxt_start in zip(ends, starts[1:], strict=False)
     )
     return {
         "wall_s": round((ended - queued).total_seconds(), 3),
-        "queued_to_first_task_s": round((min(s for s in starts if s) - queued).total_seconds(), 3),
+        "queued_to_first_task_s": round((starts[0] - queued).total_seconds(), 3),
         "task_seconds_sum": round(sum(t["duration_s"] for t in per_task.values()), 3),
         "between_tasks_s": round(gaps, 3),
-        "last_task_to_run_end_s": round((ended - max(e for e in ends if e)).total_seconds(), 3),
+        "last_task_to_run_end_s": round((ended - max(ends)).total_seconds(), 3),
         "fixed_cost_median_s": round(statistics.median(fixed), 3) if fixed else None,
         "hosts": sorted({t["hostname"] for t in per_task.values() if t["hostname"]}),
         "tasks": per_task,
@@ -1161,17 +1160,14 @@ def sched_run_profile(
 def _sched_case(ctx: ScaleContext, stack: SchedStack, dag_id: str) -> RunRecord:
     """Trigger ``dag_id`` on a fresh copy of the raw warehouse; its time is the run's, from
     queued to end as Airflow recorded them (not the harness's polling)."""
-    from urllib.parse import quote
-
     _copy_warehouse(ctx.base_snapshot, ctx.settings.warehouse)
     airflow = stack.airflow
 
     def run() -> tuple[bool, str | None, dict[str, Any]]:
         run_id = airflow.trigger(dag_id)
         state = airflow.wait_for_run(dag_id, run_id, timeout_s=RUN_TIMEOUT_S)
-        path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
-        recorded = airflow.request("GET", path)
-        tis = airflow.request("GET", f"{path}/taskInstances?limit=1000")["task_instances"]
+        recorded = airflow.dag_run(dag_id, run_id)
+        tis = airflow.task_instances(dag_id, run_id)
         failed = sorted(t["task_id"] for t in tis if t["state"] not in ("success", "skipped"))
         detail: dict[str, Any] = {
             "run_id": run_id,
@@ -1478,9 +1474,7 @@ def _where_sched_time_goes(results: Mapping[str, Any], scale: float) -> str:
     profile = _median_detail(results, scale, "sched_our_dag").get("profile") or {}
     if not profile:
         return ""
-    fixed = sum(
-        t.get("fixed_cost_s", 0.0) for t in profile.get("tasks", {}).values()
-    )  # fmt: skip
+    fixed = sum(t.get("fixed_cost_s", 0.0) for t in profile.get("tasks", {}).values())
     return (
         f"; of the median run's {profile['wall_s']:.1f} s: queued to first task "
         f"{profile['queued_to_first_task_s']:.1f} s, between tasks (the scheduler handing on "

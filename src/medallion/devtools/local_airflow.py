@@ -282,15 +282,25 @@ class LocalAirflow(StartStop):
         run = self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json_body=body)
         return str(run["dag_run_id"])
 
+    def _run_path(self, dag_id: str, run_id: str) -> str:
+        return f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
+
+    def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        """`GET .../dagRuns/{run_id}`: state, queued_at, start_date, end_date, ..."""
+        return dict(self.request("GET", self._run_path(dag_id, run_id)))
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """The run's task instances as the API records them (states, times, hostnames)."""
+        path = f"{self._run_path(dag_id, run_id)}/taskInstances?limit=1000"
+        return list(self.request("GET", path)["task_instances"])
+
     def wait_for_run(self, dag_id: str, run_id: str, timeout_s: float) -> str:
         """Final state of a run (`success`/`failed`), or raise after `timeout_s`."""
         deadline = time.monotonic() + timeout_s
         state = None
         while time.monotonic() < deadline:
             self._check_alive()
-            state = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}")[
-                "state"
-            ]
+            state = self.dag_run(dag_id, run_id)["state"]
             if state in ("success", "failed"):
                 return str(state)
             time.sleep(3)
@@ -300,9 +310,7 @@ class LocalAirflow(StartStop):
         )
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
-        path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances"
-        data = self.request("GET", path)
-        return {ti["task_id"]: ti["state"] for ti in data["task_instances"]}
+        return {ti["task_id"]: ti["state"] for ti in self.task_instances(dag_id, run_id)}
 
 
 @contextlib.contextmanager
