@@ -60,7 +60,7 @@ screenshots: venv system-deps ## regenerate docs/*.png from the UI tests (real A
 bench: venv ## benchmark harness: writes bench/results.json and docs/PERFORMANCE.md
 	$(MEDALLION) bench
 
-bench-scheduler: venv ## the benchmark under a running scheduler: docs/PERFORMANCE_SCHEDULER.md
+bench-scheduler: venv ## the benchmark under a running scheduler: bench/scheduler/ and its section of docs/PERFORMANCE.md
 	$(MEDALLION) bench --scheduler
 
 clean: ## remove local state (warehouse, artifacts, Airflow home); keeps .venv

@@ -144,32 +144,34 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 when every run of every case succeeded (missed targets are reported, not fatal)."""
     from medallion.bench import cases, harness
 
-    # two suites, two pages: `airflow dags test` and parse (default), a running scheduler
+    # two suites, one page: `airflow dags test` and parse (default), a running scheduler;
+    # each keeps its own results, and the page shows the last run of both
     suite = ("dbt_build", *cases.SCHED_CASES) if args.scheduler else cases.DEFAULT_SUITE
     scales = args.scales or ("10" if args.scheduler else "1,10")
-    root = settings.project_root
+    main_dir = settings.project_root / "bench"
+    sched_dir = main_dir / "scheduler"
     options = harness.BenchOptions(
-        scales=harness.parse_scales(scales) + ((cases.SF30,) if args.sf30 else ()),
+        scales=harness.parse_scales(scales)
+        + ((cases.SF30,) if args.sf30 else ())
+        + ((cases.SF100,) if args.sf100 else ()),
         repeat=args.repeat,
         seed=args.seed,
         cases=tuple(c.strip() for c in args.cases.split(",") if c.strip())
         if args.cases
         else tuple(c for c in suite if not (args.no_cosmos and c in cases.COSMOS_CASES)),
-        out_dir=args.out or (root / "bench" / "scheduler" if args.scheduler else None),
-        docs_file=args.docs
-        or (root / "docs" / "PERFORMANCE_SCHEDULER.md" if args.scheduler else None),
+        out_dir=args.out or (sched_dir if args.scheduler else main_dir),
+        docs_file=args.docs,
+        page_suites=None if args.out else (main_dir, sched_dir),
         work_dir=args.work,
         cosmos_venv=args.cosmos_venv,
         build_cosmos=not args.no_build_cosmos,
         command=f"medallion bench{' --scheduler' if args.scheduler else ''} --scales {scales}"
-        f"{' --sf30' if args.sf30 else ''} "
+        f"{' --sf30' if args.sf30 else ''}{' --sf100' if args.sf100 else ''} "
         f"--repeat {args.repeat}{f' --cases {args.cases}' if args.cases else ''}"
         f"{' --no-cosmos' if args.no_cosmos else ''}",
     )
     if args.render_only:
-        opts = options.resolved(settings)
-        assert opts.out_dir and opts.docs_file
-        for path in harness.render_only(opts.out_dir, opts.docs_file):
+        for path in harness.render_only(options.resolved(settings)):
             print(f"wrote {path}")
         return 0
     from medallion.devtools.local_airflow import sigterm_as_interrupt
@@ -280,9 +282,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--scheduler",
         action="store_true",
         help="the real-scheduler suite (LocalExecutor, Celery, cosmos under a scheduler) beside "
-        "bare dbt build; writes bench/scheduler/ and docs/PERFORMANCE_SCHEDULER.md",
+        "bare dbt build; writes bench/scheduler/ and its section of docs/PERFORMANCE.md",
     )
     bench.add_argument("--sf30", action="store_true", help="also run SF 30")
+    bench.add_argument(
+        "--sf100",
+        action="store_true",
+        help="also run SF 100 (our DAG, full refresh and an appended hour; ~2 GB warehouse)",
+    )
     bench.add_argument("--repeat", type=int, default=3, help="runs per case (default 3)")
     bench.add_argument("--seed", type=int, default=42, help="synthetic data seed")
     bench.add_argument("--cases", help="comma-separated subset of the cases (default: the suite)")

@@ -49,6 +49,9 @@ TARGET_IDS = {
     "sched_vs_cosmos_local",
     "sched_faster_than_cosmos_watcher",
     "task_fixed_cost",
+    "hour_vs_full_refresh_sf100",
+    "hour_growth",
+    "sf100_memory",
 }
 RUN_CASES = [c for c in CASES if c not in COSMOS_CASES and c not in SCHED_STACKS["celery"]]
 
@@ -185,11 +188,14 @@ def test_airflow_floor_runs_a_dag_of_our_shape_doing_nothing(smoke: BenchRun) ->
 def test_targets_are_evaluated_with_status(smoke: BenchRun) -> None:
     targets = {t["id"]: t for t in smoke.results["targets"]}
     assert set(targets) == TARGET_IDS
-    # SF 10 and SF 30 were not part of this run: those targets say so instead of guessing
+    # SF 1, 10, 30 and 100 were not part of this run: those targets say so instead of guessing
     for tid in (
         "dag_vs_dbt_build",
         "incremental_vs_full_refresh",
         "sf30_memory",
+        "hour_vs_full_refresh_sf100",
+        "hour_growth",
+        "sf100_memory",
         "sched_vs_dbt_build",
         "sched_vs_cosmos_local",
         "sched_faster_than_cosmos_watcher",

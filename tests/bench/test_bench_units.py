@@ -4,6 +4,8 @@ results. Made-up numbers here test the arithmetic only; no timing is measured.""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,14 +14,17 @@ import pytest
 
 from medallion.bench.cases import CASES, validate_results
 from medallion.bench.harness import (
+    BenchOptions,
     RunRecord,
     _anchor,
+    _results_invocation,
     _schedule,
     dbt_log_sections,
     evaluate_targets,
     summarize_case,
+    write_page,
 )
-from medallion.bench.report import render_performance, render_results_md
+from medallion.bench.report import render_performance, render_results_md, write_outputs
 from medallion.errors import MedallionError
 
 DBT_LOG = """
@@ -315,3 +320,105 @@ def test_real_scheduler_targets_say_not_run_without_their_cases() -> None:
         "task_fixed_cost",
     ):
         assert by[tid]["status"] == "not_run", by[tid]
+
+
+def test_one_page_shows_both_suites_and_takes_scheduler_verdicts_from_their_run(
+    tmp_path: Path,
+) -> None:
+    main = _results(
+        {10.0: {"dbt_build": _case("dbt_build", 10.0), "our_dag": _case("our_dag", 12.0)}}
+    )
+    main["options"]["cases"] = ["dbt_build", "our_dag"]
+    sched = _results(
+        {
+            10.0: {
+                "dbt_build": _case("dbt_build", 20.0),
+                "sched_our_dag": _sched_run(30.0, [0.5, 0.7]),
+                "sched_cosmos_watcher": _case("sched_cosmos_watcher", 90.0),
+            }
+        }
+    )
+    sched["options"]["cases"] = ["dbt_build", "sched_our_dag", "sched_cosmos_watcher"]
+    sched["generated_at"] = "2026-02-02T00:00:00Z"
+    main_dir, sched_dir = tmp_path / "bench", tmp_path / "bench" / "scheduler"
+    opts = BenchOptions(
+        out_dir=main_dir,
+        docs_file=tmp_path / "docs" / "PERFORMANCE.md",
+        page_suites=(main_dir, sched_dir),
+    )
+    write_outputs(main, main_dir)
+    alone = write_page(opts, main).read_text()  # no scheduler run yet
+    assert "## Under a real scheduler" not in alone and "not run for this page" in alone
+    write_outputs(sched, sched_dir)
+    # whichever suite ran last, the page is the same
+    page = write_page(opts, main).read_text()
+    assert write_page(dataclasses.replace(opts, out_dir=sched_dir), sched).read_text() == page
+    rows = [line for line in page.splitlines() if line.startswith("| DAG under LocalExecutor")]
+    assert len(rows) == 3, rows  # one verdict per target, none left "not run" beside it
+    assert rows[0].startswith("| DAG under LocalExecutor <= 2 x bare dbt build at SF 10 | met")
+    assert "median sched_our_dag 30.0 s / median dbt_build 20.0 s" in rows[0]  # its own build
+    assert "cosmos LOCAL" in rows[1] and "| not run |" in rows[1]
+    assert "| met |" in rows[2]
+    section = page.split("## Under a real scheduler")[1].split("\n## ")[0]
+    assert "at 2026-02-02T00:00:00Z" in section
+    assert "](../bench/scheduler/results.json)" in section  # links its own run's numbers
+    assert "| SF 10 | `sched_our_dag` | 30.00 |" in section
+    assert "`our_dag`" not in section
+
+
+def test_sf100_hourly_targets_judge_the_hour_against_its_full_refresh_and_sf1() -> None:
+    hour_nodes = {"silver": {"model": 2.0, "test": 5.5}, "gold": {"model": 1.0, "test": 3.0}}
+    results = _results(
+        {
+            1.0: {"incremental_hour": _case("incremental_hour", 16.0)},
+            100.0: {
+                "incremental_hour": _case(
+                    "incremental_hour", 24.0, rss=7000.0, profile={"node_seconds": hour_nodes}
+                ),
+                "full_refresh": _case(
+                    "full_refresh", 80.0, profile={"node_seconds": {"silver": {"model": 30.0}}}
+                ),
+            },
+        }
+    )
+    by = {t["id"]: t for t in results["targets"]}
+    assert by["hour_vs_full_refresh_sf100"]["status"] == "fail"
+    assert by["hour_vs_full_refresh_sf100"]["value"] == pytest.approx(0.3)
+    growth = by["hour_growth"]
+    assert growth["status"] == "fail" and growth["value"] == pytest.approx(1.5)
+    assert "24.0 s at SF 100 / 16.0 s at SF 1" in growth["detail"]
+    memory = by["sf100_memory"]  # the largest peak of the cases that ran, named
+    assert memory["status"] == "fail" and "7000 MB vs 6144 MB" in memory["margin"]
+    assert "incremental_hour succeeded (7000 MB)" in memory["detail"]
+    page = render_performance(results)
+    table = page.split("## The appended hour's node time by layer")[1].split("\n## ")[0]
+    assert "| SF 100 | silver | 2.00 | 5.50 | 0.00 | 30.00 | 0.00 |" in table
+    assert "| SF 100 | gold | 1.00 | 3.00 | 0.00 | - | - |" in table
+    assert "| SF 1 |" not in table  # that run recorded no node times
+
+
+def test_node_time_is_summed_by_kind_from_run_results(tmp_path: Path) -> None:
+    results = [
+        {"unique_id": "model.medallion.a", "execution_time": 1.25, "timing": []},
+        {"unique_id": "model.medallion.b", "execution_time": 0.75, "timing": []},
+        {"unique_id": "test.medallion.unique_a", "execution_time": 0.5, "timing": []},
+        {"unique_id": "unit_test.medallion.a.t", "execution_time": 0.25, "timing": []},
+        {"unique_id": "operation.medallion.publish", "execution_time": 2.0, "timing": []},
+    ]
+    path = tmp_path / "run_results.json"
+    path.write_text(
+        json.dumps(
+            {
+                "metadata": {
+                    "invocation_id": "x",
+                    "generated_at": "2026-01-01T00:00:10Z",
+                    "invocation_started_at": "2026-01-01T00:00:04Z",
+                },
+                "args": {"which": "build", "invocation_command": "dbt build"},
+                "results": results,
+            }
+        )
+    )
+    inv = _results_invocation(path, {"x": {"start_s": 0.0, "wall_s": 5.0}})
+    assert inv is not None
+    assert inv.node_seconds == {"model": 2.0, "test": 0.75, "other": 2.0}

@@ -22,6 +22,9 @@ COSMOS_WATCHER_DAG_ID = "cosmos_dbt_transform_watcher"
 FLOOR_DAG_ID = "medallion_airflow_floor"
 DEFAULT_SCALES = (1.0, 10.0)
 SF30 = 30.0
+SF100 = 100.0
+# Scales that check the pipeline's own cost and memory at size: no cosmos, no scheduler there
+LARGE_SCALES = frozenset({SF30, SF100})
 RUN_TIMEOUT_S = 3 * 3600
 
 CASES: dict[str, str] = {
@@ -71,7 +74,8 @@ SCHED_STACKS: dict[str, tuple[str, ...]] = {
 }
 SCHED_CASES = tuple(c for cases in SCHED_STACKS.values() for c in cases)
 # `medallion bench` runs the rest by default; `medallion bench --scheduler` runs these beside
-# dbt_build, into a page of their own: the two suites are each long enough on 2 cores.
+# dbt_build, into results of their own (one docs page shows both): each suite is long enough
+# on 2 cores.
 DEFAULT_SUITE = tuple(c for c in CASES if c not in SCHED_CASES)
 # Run once whatever --repeat says: ~105 task processes, one at a time, in every run; its
 # target's margin is reported with the single run.

@@ -55,6 +55,7 @@ from medallion.bench.cases import (
     DEFAULT_SCALES,
     FLOOR_DAG_ID,
     HOURLY_CASES,
+    LARGE_SCALES,
     PARSE_CASES,
     PROFILE_SEGMENTS,
     RUN_TIMEOUT_S,
@@ -62,6 +63,7 @@ from medallion.bench.cases import (
     SCHED_STACKS,
     SCHEMA_VERSION,
     SF30,
+    SF100,
     SINGLE_RUN_CASES,
     validate_results,
 )
@@ -93,6 +95,9 @@ class BenchOptions:
     cosmos_venv: Path | None = None
     build_cosmos: bool = True
     command: str = "medallion bench"
+    # (main suite, real-scheduler suite) results folders that share the docs page; None:
+    # the page shows this run alone
+    page_suites: tuple[Path, Path] | None = None
 
     def resolved(self, settings: Settings) -> BenchOptions:
         out = (self.out_dir or settings.project_root / "bench").resolve()
@@ -113,6 +118,7 @@ class BenchOptions:
             cosmos_venv=(self.cosmos_venv or settings.home / "bench" / "cosmos-venv")
             .expanduser()
             .resolve(),
+            page_suites=tuple(p.resolve() for p in self.page_suites) if self.page_suites else None,
         )
 
 
@@ -329,6 +335,8 @@ class Invocation:
     first_node: datetime | None
     last_node: datetime | None
     connection_s: float
+    # summed execution time of its nodes by kind: model, test, other (freshness, publish)
+    node_seconds: dict[str, float] = field(default_factory=dict)
 
     def segments(self) -> dict[str, float]:
         total = (self.end - self.start).total_seconds()
@@ -345,6 +353,9 @@ class Invocation:
         }
 
 
+NODE_KINDS = {"model": "model", "test": "test", "unit_test": "test"}
+
+
 def _results_invocation(
     path: Path, sections: Mapping[str, Mapping[str, float | None]]
 ) -> Invocation | None:
@@ -358,7 +369,10 @@ def _results_invocation(
     if start is None:
         return None
     starts, ends = [], []
+    node_seconds: dict[str, float] = {}
     for result in data.get("results") or ():
+        kind = NODE_KINDS.get(str(result.get("unique_id", "")).split(".")[0], "other")
+        node_seconds[kind] = node_seconds.get(kind, 0.0) + float(result.get("execution_time") or 0)
         for step in result.get("timing") or ():
             if step.get("started_at"):
                 starts.append(_utc(step["started_at"]))
@@ -378,6 +392,7 @@ def _results_invocation(
         first_node=min(starts) if starts else None,
         last_node=max(ends) if ends else None,
         connection_s=float(section.get("connection_s") or 0.0),
+        node_seconds=node_seconds,
     )
 
 
@@ -450,6 +465,8 @@ def profile_dag_run(
     connection_s = 0.0
     invocation_count = 0
     per_task: dict[str, dict[str, float]] = {}
+    # node time by layer (the task group) and kind: where the next bottleneck is
+    node_seconds: dict[str, dict[str, float]] = {}
     for task in tasks:
         duration = (task.end - task.start).total_seconds()
         artifacts = task_artifacts_dir(
@@ -469,6 +486,9 @@ def profile_dag_run(
                 seg[name] += value
                 in_dbt += value
             connection_s += inv.connection_s
+            layer = node_seconds.setdefault(task.task_id.partition(".")[0], {})
+            for kind, value in inv.node_seconds.items():
+                layer[kind] = round(layer.get(kind, 0.0) + value, 3)
         seg["task_finish"] += duration - startup - in_dbt
         per_task[task.task_id] = {
             "duration_s": round(duration, 3),
@@ -484,6 +504,7 @@ def profile_dag_run(
         "adapter_connection_s": round(connection_s, 3),
         "dbt_invocations": invocation_count,
         "tasks": per_task,
+        "node_seconds": node_seconds,
     }
 
 
@@ -1567,9 +1588,7 @@ def evaluate_targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             floor_in=("our_dag",),
         ),
     ]
-    for scale in [s for s in scales if s != SF30] or [None]:
-        if scale is None:
-            break
+    for scale in [s for s in scales if s not in LARGE_SCALES]:
         out.append(
             _ratio_target(
                 results,
@@ -1645,30 +1664,103 @@ def evaluate_targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             "cheaper model or test can remove"
         )
     out += _sched_targets(results)
-    sf30 = _case(results, SF30, "our_dag")
-    desc = "SF 30 full pipeline completes with peak RSS <= 4 GB (2 cores, 24 GB)"
-    if sf30 is None:
-        out.append(
-            _target("sf30_memory", desc, SF30, None, 4096, "MB", passed=None, status="not_run")
+    out.append(
+        _memory_target(
+            results,
+            "sf30_memory",
+            "SF 30 full pipeline completes with peak RSS <= 4 GB (2 cores, 24 GB)",
+            SF30,
+            ("our_dag",),
+            4096,
         )
+    )
+    out += _hourly_sf100_targets(results)
+    return out
+
+
+def _memory_target(
+    results: Mapping[str, Any],
+    tid: str,
+    desc: str,
+    scale: float,
+    cases: Sequence[str],
+    limit_mb: float,
+) -> dict[str, Any]:
+    """Every one of ``cases`` at ``scale`` succeeded within ``limit_mb`` of peak RSS."""
+    ran = [(name, c) for name in cases if (c := _case(results, scale, name)) is not None]
+    if not ran:
+        return _target(tid, desc, scale, None, limit_mb, "MB", passed=None, status="not_run")
+    peaks = {name: c["peak_rss_mb"] for name, c in ran if c["peak_rss_mb"] is not None}
+    ok = all(c["ok"] for _, c in ran)
+    peak = max(peaks.values(), default=None)
+    return _target(
+        tid,
+        desc,
+        scale,
+        peak,
+        limit_mb,
+        "MB",
+        passed=ok and peak is not None and peak <= limit_mb,
+        margin=None
+        if peak is None
+        else f"{peak:.0f} MB vs {limit_mb:.0f} MB ({(limit_mb - peak) / limit_mb:+.0%} headroom)",
+        detail=", ".join(
+            f"{name} {'succeeded' if c['ok'] else 'did not succeed'}"
+            + (f" ({peaks[name]:.0f} MB)" if name in peaks else "")
+            for name, c in ran
+        ),
+    )
+
+
+def _hourly_sf100_targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The hourly run's cost follows the new data, not the history."""
+    out = [
+        _ratio_target(
+            results,
+            "hour_vs_full_refresh_sf100",
+            "an appended hour <= 25 % of a full refresh at SF 100",
+            SF100,
+            "incremental_hour",
+            "full_refresh",
+            0.25,
+            floor_in=("incremental_hour", "full_refresh"),
+        )
+    ]
+    desc = "the appended hour grows <= 1.3 x from SF 1 to SF 100"
+    small = _case(results, 1.0, "incremental_hour")
+    large = _case(results, SF100, "incremental_hour")
+    if small is None or large is None:
+        out.append(
+            _target("hour_growth", desc, SF100, None, 1.3, "x", passed=None, status="not_run")
+        )
+    elif small["median_s"] is None or large["median_s"] is None:
+        out.append(_target("hour_growth", desc, SF100, None, 1.3, "x", passed=None))
     else:
-        peak = sf30["peak_rss_mb"]
-        passed = sf30["ok"] and peak is not None and peak <= 4096
+        ratio = large["median_s"] / small["median_s"]
         out.append(
             _target(
-                "sf30_memory",
+                "hour_growth",
                 desc,
-                SF30,
-                peak,
-                4096,
-                "MB",
-                passed=passed,
-                margin=None
-                if peak is None
-                else f"{peak:.0f} MB vs 4096 MB ({(4096 - peak) / 4096:+.0%} headroom)",
-                detail=f"DAG run {'succeeded' if sf30['ok'] else 'did not succeed'}",
+                SF100,
+                ratio,
+                1.3,
+                "x",
+                passed=ratio <= 1.3,
+                margin=f"{ratio:.2f}x vs limit 1.3x ({(1.3 - ratio) / 1.3:+.0%} headroom)",
+                detail=f"median incremental_hour {large['median_s']:.1f} s at SF 100 / "
+                f"{small['median_s']:.1f} s at SF 1",
             )
         )
+    out.append(
+        _memory_target(
+            results,
+            "sf100_memory",
+            "SF 100 pipeline (full refresh and appended hour) with peak RSS <= 6 GB",
+            SF100,
+            ("our_dag", "incremental_hour", "full_refresh"),
+            6144,
+        )
+    )
     return out
 
 
@@ -1726,7 +1818,7 @@ def _prepare_scale(
 
     ensure_airflow_db(settings, dags_test_env(settings, base=env))  # untimed, once
     ctx.floor = floor_setup(settings, home / "floor", env)
-    if cosmos_venv is not None and scale != SF30:
+    if cosmos_venv is not None and scale not in LARGE_SCALES:
         ctx.cosmos = cosmos_setup(settings, cosmos_venv, home / "cosmos", env)
     ctx.data = {
         "raw_rows": report.tables,
@@ -1794,15 +1886,15 @@ def run_bench(settings: Settings, options: BenchOptions) -> dict[str, Any]:
         "targets": [],
         "ok": True,
     }
-    # SF 30 checks that the pipeline fits the machine; cosmos is compared at the other scales.
-    # The real-scheduler cases run at the largest of those (SF 10 by default, where their
-    # targets are judged): each scale would start every deployment again.
-    sched_scale = max((s for s in opts.scales if s != SF30), default=None)
+    # SF 30 and SF 100 check the pipeline's own size and hourly cost; cosmos is compared at
+    # the other scales. The real-scheduler cases run at the largest of those (SF 10 by
+    # default, where their targets are judged): each scale would start every deployment again.
+    sched_scale = max((s for s in opts.scales if s not in LARGE_SCALES), default=None)
     scale_cases = {
         scale: [
             c
             for c in cases
-            if not (scale == SF30 and c in COSMOS_CASES)
+            if not (scale in LARGE_SCALES and c in COSMOS_CASES)
             and not (c in SCHED_CASES and scale != sched_scale)
         ]
         for scale in opts.scales
@@ -1836,7 +1928,7 @@ def run_bench(settings: Settings, options: BenchOptions) -> dict[str, Any]:
         case["ok"] for scale in results["scales"].values() for case in scale["cases"].values()
     )
     validate_results(results)
-    written = report.write_outputs(results, opts.out_dir, opts.docs_file)
+    written = [*report.write_outputs(results, opts.out_dir), write_page(opts, results)]
     console.print(f"wrote {', '.join(str(p) for p in written)} in {results['duration_s']:.0f} s")
     return results
 
@@ -1880,9 +1972,8 @@ def parse_scales(text: str) -> tuple[float, ...]:
         raise ConfigError(f"--scales takes numbers separated by commas, got {text!r}") from None
 
 
-def render_only(out_dir: Path, docs_file: Path) -> list[Path]:
-    """Re-render results.md and the docs from an existing results.json, judging its
-    measurements against the targets again (the measurements themselves are unchanged)."""
+def load_results(out_dir: Path) -> dict[str, Any]:
+    """A run's results.json, its measurements judged against today's targets."""
     path = out_dir / "results.json"
     try:
         results = json.loads(path.read_text(encoding="utf-8"))
@@ -1890,4 +1981,30 @@ def render_only(out_dir: Path, docs_file: Path) -> list[Path]:
         raise MedallionError(f"cannot read {path}: {exc}; run `medallion bench` first") from None
     validate_results(results)
     results["targets"] = evaluate_targets(results)
-    return report.write_outputs(results, out_dir, docs_file)
+    return results
+
+
+def write_page(opts: BenchOptions, results: dict[str, Any]) -> Path:
+    """The docs page of this run and, with ``page_suites``, of the other suite's last run
+    (read from its results.json when it has one)."""
+    assert opts.out_dir and opts.docs_file
+    runs = {opts.out_dir: results}
+    main, sched = opts.page_suites or (opts.out_dir, None)
+    for folder in (main, sched):
+        if folder is not None and folder not in runs and (folder / "results.json").is_file():
+            runs[folder] = load_results(folder)
+    if main not in runs:  # no main suite yet: the page is this run's
+        main, sched = opts.out_dir, None
+    return report.write_page(
+        opts.docs_file,
+        (runs[main], main / "results.json"),
+        (runs[sched], sched / "results.json") if sched in runs and sched != main else None,
+    )
+
+
+def render_only(opts: BenchOptions) -> list[Path]:
+    """Re-render results.md and the docs from existing results, judging the measurements
+    against the targets again (the measurements themselves are unchanged)."""
+    assert opts.out_dir
+    results = load_results(opts.out_dir)
+    return [*report.write_outputs(results, opts.out_dir), write_page(opts, results)]
