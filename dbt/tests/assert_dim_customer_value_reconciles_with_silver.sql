@@ -2,18 +2,21 @@
 
 {#- Each total of gold.dim_customer_value equals, to the cent, the same total
     computed from silver orders (statuses 4 and 6 excluded). One row per measure
-    that differs. -#}
+    that differs.
+    Batch scope (macros/gate_scope.sql): the customers the batch touched, on both sides. -#}
 with
 
 dim_customer_value as (
 
-    select * from {{ ref('dim_customer_value') }}
+    select * from {{ ref('dim_customer_value') }} as gold
+    where {{ medallion.in_batch_keys(ref('dim_customer_value_state'), ['customer_id'], 'gold') }}
 
 ),
 
 orders as (
 
-    select * from {{ ref('slv_orders') }}
+    select * from {{ ref('slv_orders') }} as orders
+    where {{ medallion.in_batch_keys(ref('dim_customer_value_state'), ['customer_id'], 'orders') }}
 
 ),
 

@@ -2,12 +2,14 @@
 
 {#- Each total of gold.fct_product_sales equals, to the cent, the same total computed
     line by line from silver (statuses 4 and 6 excluded). One row per measure that
-    differs. -#}
+    differs.
+    Batch scope (macros/gate_scope.sql): the products the batch touched, on both sides. -#}
 with
 
 fct_product_sales as (
 
-    select * from {{ ref('fct_product_sales') }}
+    select * from {{ ref('fct_product_sales') }} as gold
+    where {{ medallion.in_batch_keys(ref('fct_product_sales_state'), ['product_id'], 'gold') }}
 
 ),
 
@@ -19,7 +21,8 @@ orders as (
 
 order_lines as (
 
-    select * from {{ ref('slv_order_lines') }}
+    select * from {{ ref('slv_order_lines') }} as lines
+    where {{ medallion.in_batch_keys(ref('fct_product_sales_state'), ['product_id'], 'lines') }}
 
 ),
 

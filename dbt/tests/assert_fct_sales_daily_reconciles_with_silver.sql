@@ -2,18 +2,21 @@
 
 {#- Each total of gold.fct_sales_daily equals, to the cent, the same total computed
     straight from silver orders and lines (statuses 4 and 6 excluded). Returns one
-    row per measure that differs. -#}
+    row per measure that differs.
+    Batch scope (macros/gate_scope.sql): the (order_date, territory_id) groups the batch touched, on both sides. -#}
 with
 
 fct_sales_daily as (
 
-    select * from {{ ref('fct_sales_daily') }}
+    select * from {{ ref('fct_sales_daily') }} as gold
+    where {{ medallion.in_batch_keys(ref('fct_sales_daily_state'), ['order_date', 'territory_id'], 'gold') }}
 
 ),
 
 orders as (
 
-    select * from {{ ref('slv_orders') }}
+    select * from {{ ref('slv_orders') }} as orders
+    where {{ medallion.in_batch_keys(ref('fct_sales_daily_state'), ['order_date', 'territory_id'], 'orders') }}
 
 ),
 

@@ -2,18 +2,21 @@
 
 {#- A published order's subtotal equals the sum of its published lines' totals
     (within 0.01). Orders are quarantined whole, so this holds whenever the source
-    header agrees with its lines; a mismatch means a header or lines went missing. -#}
+    header agrees with its lines; a mismatch means a header or lines went missing.
+    Batch scope (macros/gate_scope.sql): the orders the batch changed, with all their lines. -#}
 with
 
 orders as (
 
-    select * from {{ ref('slv_orders') }}
+    select * from {{ ref('slv_orders') }} as orders
+    where {{ medallion.in_batch(ref('slv_orders'), 'orders') }}
 
 ),
 
 order_lines as (
 
-    select * from {{ ref('slv_order_lines') }}
+    select * from {{ ref('slv_order_lines') }} as lines
+    where {{ medallion.in_batch_keys(ref('slv_orders'), ['sales_order_id'], 'lines') }}
 
 ),
 

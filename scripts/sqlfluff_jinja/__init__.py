@@ -41,6 +41,25 @@ def _from_macro_file(file: str, name: str, **context: object) -> str:
     )
 
 
+_WATERMARK = (
+    "coalesce((select max(watermark) from publish_log), "
+    "cast('1900-01-01 00:00:00.000000' as datetime2(6)))"
+)
+
+
+def _in_batch(relation: str, alias: str) -> str:
+    """What dbt/macros/gate_scope.sql emits on the batch path for a relation with _batch_at."""
+    return f"{alias}._batch_at > {_WATERMARK}"
+
+
+def _in_batch_keys(relation: str, key: Sequence[str], alias: str) -> str:
+    matches = " and ".join(f"batch_keys.{c} = {alias}.{c}" for c in key)
+    return (
+        f"exists (select 1 from (select {', '.join(key)} from {relation} as batch_row "
+        f"where {_in_batch(relation, 'batch_row')}) as batch_keys where {matches})"
+    )
+
+
 def _raise_compiler_error(message: str) -> str:
     raise RuntimeError(message)
 
@@ -78,6 +97,8 @@ medallion = SimpleNamespace(
         "gold_changes.sql", "counted_order", status=status
     ),
     changed_order_keys_ctes=lambda: _from_macro_file("gold_changes.sql", "changed_order_keys_ctes"),
+    in_batch=_in_batch,
+    in_batch_keys=_in_batch_keys,
 )
 
 adapter = SimpleNamespace(quote=lambda identifier: f'"{identifier}"')

@@ -114,8 +114,9 @@ def _cmd_layer(args: argparse.Namespace, settings: Settings) -> int:
     # Like the DAG task: one pipeline at a time on a warehouse.
     with pipeline_lock(settings, owner=f"medallion layer {args.step} {args.layer}"):
         run_step(
-            settings, args.step, args.layer, artifacts=artifacts, full_refresh=args.full_refresh
-        )
+            settings, args.step, args.layer, artifacts=artifacts, full_refresh=args.full_refresh,
+            gate_scope="full" if args.full_check or args.full_refresh else "batch",
+        )  # fmt: skip
     return 0
 
 
@@ -247,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     layer.add_argument("step", choices=STEPS)
     layer.add_argument("layer", choices=LAYERS)
     layer.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
+    layer.add_argument(
+        "--full-check",
+        action="store_true",
+        help="test every row, not just what changed since the last publish (the DAG's hourly "
+        "default)",
+    )
     layer.set_defaults(handler=_cmd_layer)
 
     report = sub.add_parser(

@@ -88,6 +88,24 @@ class AlertSettings:
     base_url: str = "http://localhost:8080"
 
 
+def env_hours(env: Mapping[str, str], name: str, default: frozenset[int]) -> frozenset[int]:
+    """Hours of the day (0-23), comma-separated; set but empty means none."""
+    if name not in env:
+        return default
+    hours = set()
+    for part in env[name].split(","):
+        if not part.strip():
+            continue
+        try:
+            hour = int(part)
+        except ValueError:
+            raise ConfigError(f"{name}={env[name]!r}: {part.strip()!r} is not an hour") from None
+        if not 0 <= hour <= 23:
+            raise ConfigError(f"{name}={env[name]!r}: {hour} is not an hour of the day (0-23)")
+        hours.add(hour)
+    return frozenset(hours)
+
+
 @dataclass(frozen=True)
 class Settings:
     project_root: Path
@@ -110,6 +128,8 @@ class Settings:
     lock_wait_s: int = 0
     # Runs' artifacts, reports, logs and ops rows older than this are pruned (0: keep all).
     retention_days: int = 30
+    # UTC hours whose scheduled run tests everything instead of the batch (empty: never).
+    full_check_hours: frozenset[int] = frozenset({0})
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -166,6 +186,7 @@ class Settings:
             state_url=(env.get("MEDALLION_STATE_URL") or "").strip() or (home / "state").as_uri(),
             lock_wait_s=env_int(env, "MEDALLION_LOCK_WAIT_SECONDS", 0),
             retention_days=env_int(env, "MEDALLION_RETENTION_DAYS", 30),
+            full_check_hours=env_hours(env, "MEDALLION_FULL_CHECK_HOURS", frozenset({0})),
         )
 
     def dbt_env(self) -> dict[str, str]:

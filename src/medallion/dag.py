@@ -46,6 +46,9 @@ finished 1 h after it was queued). The run itself times out after 2 h.
 
 **How to operate it.**
 - Trigger with `{"full_refresh": true}` to rebuild incremental models from scratch.
+- The quality gates read the batch (what changed since each layer last published); trigger
+  with `{"full_check": true}` to test every row, as the scheduled run at
+  `MEDALLION_FULL_CHECK_HOURS` (00:00 UTC) does (docs/DATA_QUALITY.md).
 - Reproduce one task locally: `medallion layer run|test|publish <layer>`; artifacts of every try
   (run_results.json, dbt.log) are under `$MEDALLION_ARTIFACTS_DIR/dbt_transform/<run>/<task>/try_<n>/`.
 - Each task pushes a compact JSON summary of its dbt nodes to XCom key `dbt_summary`.
@@ -54,6 +57,7 @@ finished 1 h after it was queued). The run itself times out after 2 h.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -145,10 +149,27 @@ def task_doc(step: str, layer: str) -> str:
     extra = " Also runs `dbt source freshness` on the raw sources." if layer == "bronze" else ""
     return (
         f"### dbt_test_{layer}\n`dbt test --select tag:{layer} --indirect-selection buildable`"
-        f": the {layer} quality gate.{extra}\n\nA failing test fails this task without retry "
+        f": the {layer} quality gate, on the rows changed since the last publish (with "
+        f"`--vars '{{gate_scope: batch}}'`; every row with `full_check`, `full_refresh` and "
+        f"at `MEDALLION_FULL_CHECK_HOURS`).{extra}\n\nA failing test fails this task without retry "
         f"and blocks every later layer; the alert lists the failing tests and their failing "
         f"row counts.\n\nReproduce: `medallion layer test {layer}`."
     )
+
+
+def gate_scope(settings: Settings, params: Mapping[str, Any], dag_run: Any) -> str:
+    """What this run's quality gates read: ``full`` (every row) with ``full_refresh`` or
+    ``full_check``, and for a scheduled run whose interval ends at one of
+    ``MEDALLION_FULL_CHECK_HOURS`` (UTC; the periodic full check, daily at 00:00 by default);
+    else ``batch``, what changed since each layer's last publish."""
+    if params.get("full_refresh") or params.get("full_check"):
+        return "full"
+    run_type = str(getattr(dag_run, "run_type", "") or "").lower()
+    ends = getattr(dag_run, "data_interval_end", None)
+    if run_type.endswith("scheduled") and ends is not None:
+        if ends.astimezone(UTC).hour in settings.full_check_hours:
+            return "full"
+    return "batch"
 
 
 def dbt_step_task(layer: str, step: str, **context: Any) -> None:
@@ -167,13 +188,14 @@ def dbt_step_task(layer: str, step: str, **context: Any) -> None:
     ti = context["ti"]
     params = context.get("params") or {}
     settings = Settings.from_env()
+    scope = gate_scope(settings, params, context.get("dag_run"))
     artifacts = dbt.task_artifacts_dir(settings, ti.dag_id, ti.run_id, ti.task_id, ti.try_number)
     key = try_state.TryKey.of(ti)
     try:
         with pipeline_lock(settings, owner=f"{ti.dag_id}.{ti.task_id} {ti.run_id}"):
             result = dbt.run_step(
                 settings, step, layer, artifacts=artifacts,
-                full_refresh=bool(params.get("full_refresh", False)),
+                full_refresh=bool(params.get("full_refresh", False)), gate_scope=scope,
                 previous=try_state.previous_try(settings, key), previous_try=key.try_number - 1,
                 on_progress=try_state.progress_recorder(settings, key),
             )  # fmt: skip
@@ -222,7 +244,13 @@ def build_dag(settings: Settings | None = None) -> DAG:
         params={
             "full_refresh": Param(
                 False, type="boolean", description="Rebuild incremental models from scratch."
-            )
+            ),
+            "full_check": Param(
+                False,
+                type="boolean",
+                description="Quality gates read every row, not just the batch (as the "
+                "scheduled runs at MEDALLION_FULL_CHECK_HOURS do).",
+            ),
         },
         deadline=DeadlineAlert(
             reference=DeadlineReference.DAGRUN_QUEUED_AT,

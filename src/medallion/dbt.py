@@ -341,6 +341,14 @@ def dbt_argv(
     return argv
 
 
+# What a layer's tests read: the batch (the hourly path) or everything (dbt's default)
+GATE_SCOPES = ("batch", "full")
+GATE_SCOPE_DOCS = {
+    "batch": "batch (the rows changed since the layer's last publish)",
+    "full": "full (every row)",
+}
+
+
 def layer_commands(
     settings: Settings,
     step: str,
@@ -349,6 +357,7 @@ def layer_commands(
     target_path: Path,
     log_path: Path,
     full_refresh: bool = False,
+    gate_scope: str = "full",
 ) -> list[list[str]]:
     """What the DAG task ``dbt_<step>_<layer>`` runs; the CLI's ``medallion layer`` runs the same.
 
@@ -356,7 +365,9 @@ def layer_commands(
     with the later layer, once both ends exist. Bronze's test step also checks source freshness.
     ``publish`` (write-audit-publish) copies the layer's tested candidate from its audit schema
     into the schema consumers read, in one transaction; bronze is views over raw, built where
-    it is read, so its publish step runs nothing.
+    it is read, so its publish step runs nothing. ``gate_scope`` ``batch`` scopes the tests
+    to what changed since the layer's last publish (dbt/macros/gate_scope.sql); ``full``
+    tests everything.
     """
     if step not in STEPS:
         raise ConfigError(f"unknown step {step!r}; expected one of {', '.join(STEPS)}")
@@ -368,7 +379,12 @@ def layer_commands(
             return []
         args = json.dumps({"layer": layer, "full_refresh": full_refresh})
         return [[*dbt_argv("run-operation publish_layer", settings, **common), "--args", args]]
-    commands = [dbt_argv("test", settings, layer=layer, indirect_selection="buildable", **common)]
+    if gate_scope not in GATE_SCOPES:
+        raise ConfigError(f"unknown gate scope {gate_scope!r}; expected one of {GATE_SCOPES}")
+    test = dbt_argv("test", settings, layer=layer, indirect_selection="buildable", **common)
+    if gate_scope == "batch":
+        test += ["--vars", json.dumps({"gate_scope": "batch"})]
+    commands = [test]
     if layer == "bronze":
         commands.append(dbt_argv("source freshness", settings, select="source:*", **common))
     return commands
@@ -410,6 +426,7 @@ def plan_commands(
     target_path: Path,
     log_path: Path,
     full_refresh: bool = False,
+    gate_scope: str = "full",
     previous: StepResult | None = None,
 ) -> list[PlannedCommand]:
     """The invocations of a layer step; on a retry, only what the failed try left undone.
@@ -425,7 +442,7 @@ def plan_commands(
     """
     commands = layer_commands(
         settings, step, layer, target_path=target_path, log_path=log_path,
-        full_refresh=full_refresh,
+        full_refresh=full_refresh, gate_scope=gate_scope,
     )  # fmt: skip
     full = [PlannedCommand(argv) for argv in commands]
     if previous is None or previous.success:
@@ -884,6 +901,7 @@ def run_step(
     *,
     artifacts: Path,
     full_refresh: bool = False,
+    gate_scope: str = "full",
     previous: StepResult | None = None,
     previous_try: int | None = None,
     on_progress: Callable[[StepResult], None] | None = None,
@@ -900,8 +918,10 @@ def run_step(
     started = time.monotonic()
     planned = plan_commands(
         settings, step, layer, target_path=artifacts, log_path=artifacts,
-        full_refresh=full_refresh, previous=previous,
+        full_refresh=full_refresh, gate_scope=gate_scope, previous=previous,
     )  # fmt: skip
+    if step == "test":
+        log.info("gate scope: %s", GATE_SCOPE_DOCS[gate_scope])
     if previous is not None and not previous.success:
         result.retry_of = previous_try
         log.info(

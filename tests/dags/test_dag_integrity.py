@@ -12,13 +12,14 @@ import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from medallion.config import RetryPolicy
-from medallion.dag import retry_schedule
+from medallion.config import RetryPolicy, Settings
+from medallion.dag import gate_scope, retry_schedule
+from medallion.errors import ConfigError
 from tests.dags.dag_support import REPO, clean_env
 
 DAG_FILE = REPO / "airflow" / "dags" / "dbt_dag.py"
@@ -144,7 +145,7 @@ def test_dag_settings(parsed: dict) -> None:
     assert dag["max_active_runs"] == 1
     assert dag["dagrun_timeout"] == 2 * 3600
     assert "bronze" in dag["doc_md"] and "How to operate" in dag["doc_md"]
-    assert dag["params"] == {"full_refresh": False}
+    assert dag["params"] == {"full_refresh": False, "full_check": False}
 
 
 def test_deadline_alert_is_configured(parsed: dict) -> None:
@@ -218,3 +219,31 @@ def test_dag_file_stays_thin() -> None:
     code = Path(DAG_FILE).read_text()
     assert "build_dag()" in code and len(code.splitlines()) < 20
     assert not (REPO / "airflow" / "__init__.py").exists()
+
+
+@pytest.mark.parametrize(
+    ("params", "run_type", "hour", "env", "scope"),
+    [
+        ({}, "scheduled", 5, {}, "batch"),
+        ({}, "scheduled", 0, {}, "full"),  # the daily full check, 00:00 UTC by default
+        ({}, "manual", 0, {}, "batch"),  # a manual trigger checks what it asks for
+        ({"full_check": True}, "manual", 5, {}, "full"),
+        ({"full_refresh": True}, "scheduled", 5, {}, "full"),
+        ({}, "scheduled", 6, {"MEDALLION_FULL_CHECK_HOURS": "6, 18"}, "full"),
+        ({}, "scheduled", 0, {"MEDALLION_FULL_CHECK_HOURS": ""}, "batch"),  # never
+    ],
+)
+def test_gate_scope_is_the_batch_except_full_refresh_and_the_full_checks(
+    params: dict, run_type: str, hour: int, env: dict, scope: str
+) -> None:
+    class Run:
+        data_interval_end = datetime(2026, 12, 6, hour, 0, tzinfo=UTC)
+
+    Run.run_type = run_type
+    assert gate_scope(Settings.from_env(env), params, Run()) == scope
+
+
+@pytest.mark.parametrize("value", ["24", "noon", "-1"])
+def test_full_check_hours_must_be_hours(value: str) -> None:
+    with pytest.raises(ConfigError, match=f"MEDALLION_FULL_CHECK_HOURS={value!r}"):
+        Settings.from_env({"MEDALLION_FULL_CHECK_HOURS": value})

@@ -126,6 +126,37 @@ def test_incremental_runs_compile_to_tsql(tmp_path: Path) -> None:
         assert tsql_problems(sql) == [], f.stem
 
 
+def test_batch_scoped_tests_compile_to_tsql(tmp_path: Path) -> None:
+    """The hourly path's quality gates (gate_scope batch: dbt/macros/gate_scope.sql)."""
+    _compile(
+        tmp_path,
+        "--vars", "{assume_incremental: true, gate_scope: batch}",
+        "--select", "resource_type:test",
+    )  # fmt: skip
+    files = sorted((tmp_path / "target" / "compiled" / "medallion").rglob("*.sql"))
+    sql = {f.stem: f.read_text() for f in files}
+    scoped = {name for name, text in sql.items() if "_batch_at >" in text or "_loaded_at >" in text}
+    assert len(sql) >= 200 and len(scoped) >= len(sql) // 2, (len(sql), len(scoped))
+    # every kind of gate the issue names is scoped: row rules, key lookups, relationships,
+    # conservation per key, reconciliation per touched group
+    for name in (
+        "not_null_slv_order_line_checks_line_reasons",
+        "unique_slv_order_lines_sales_order_detail_id",
+        "unique_brz_sales__sales_order_detail_sales_order_detail_id",
+        "assert_fct_sales_daily_reconciles_with_silver",
+        "assert_dim_customer_value_reconciles_with_silver",
+        "assert_order_subtotals_match_lines",
+    ):
+        assert name in scoped, name
+    assert any(n.startswith("row_conservation_slv_orders") for n in scoped)
+    assert any(n.startswith("relationships_slv_orders_") for n in scoped)
+    # the small dimensions, rebuilt whole each run, are tested whole
+    assert "unique_slv_customers_customer_id" in sql
+    assert "unique_slv_customers_customer_id" not in scoped
+    problems = {name: tsql_problems(text) for name, text in sql.items()}
+    assert {n: p for n, p in problems.items() if p} == {}
+
+
 @pytest.mark.parametrize("layer", ["silver", "gold"])
 @pytest.mark.parametrize("mode", ["full", "incremental"])
 def test_publish_scripts_are_tsql(tmp_path: Path, layer: str, mode: str) -> None:

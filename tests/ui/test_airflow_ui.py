@@ -234,12 +234,14 @@ def _ensure_recorded(deployment: Deployment, run_id: str) -> None:
 
 
 def test_broken_data_fails_the_run_and_emits_no_gold_event(deployment: Deployment) -> None:
-    """A duplicated order id fails bronze's unique test: later layers never run."""
+    """A newly loaded order reusing an old order's id fails bronze's unique test (the hourly
+    gate looks the batch's keys up in the whole table): later layers never run."""
     settings, airflow = deployment.settings, deployment.airflow
     with duckdb.connect(str(settings.warehouse)) as con:
         con.execute(
-            "insert into sales.SalesOrderHeader "
-            "select * from sales.SalesOrderHeader order by 1 limit 1"
+            "insert into sales.SalesOrderHeader select * replace "
+            "(cast(timezone('UTC', now()) as timestamp) as _loaded_at) "
+            "from sales.SalesOrderHeader order by 1 limit 1"
         )
     run_id = airflow.trigger(DAG_ID)
     assert airflow.wait_for_run(DAG_ID, run_id, RUN_TIMEOUT_S) == "failed"
