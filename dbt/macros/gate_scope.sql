@@ -2,11 +2,10 @@
 
     With var('gate_scope') = 'batch' (the DAG's test step on the hourly path) a test checks
     what the new batch can have broken, at a cost that follows the batch:
-    - a relation published incrementally (meta.publish_key + publish_changes_from): the
-      rows whose key changed in the audit schema since the relation's last publish, i.e.
-      exactly what the next publish copies;
-    - internal state with _batch_at (silver *_checks, gold *_state): its rows written since
-      the layer's last publish;
+    - a relation whose rows carry _batch_at (silver orders, order lines, their quarantines
+      and *_checks; gold *_state): the rows written since it was last published (since the
+      layer's last publish for internal state), i.e. what the next publish copies;
+    - a gold contract view (published by the keys its state rewrote): the rows of those keys;
     - bronze views and raw sources (_loaded_at): the rows loaded since silver's last publish,
       less the incremental lookback (what the next silver run reads);
     - anything else (the dimensions rebuilt whole, the contract's column types): all of it.
@@ -53,7 +52,15 @@
     {%- set meta = node.config.get('meta') or {} -%}
     {%- set columns = node.columns.keys() | map('lower') | list -%}
     {%- set layer = medallion.audited_layer(node) -%}
-    {%- if layer is not none and meta.get('publish_key') and meta.get('publish_changes_from') -%}
+    {%- set published = meta.get('publish_key') and meta.get('publish_changes_from') -%}
+    {%- if layer is not none and '_batch_at' in columns -%}
+        {#- a row of this relation changed since it was published iff it was rewritten: a
+            plain filter the warehouse pushes down, not a join on the changed keys -#}
+        {%- set log = medallion.existing_publish_log(layer) -%}
+        {{ return(none if log is none else alias ~ '._batch_at > '
+            ~ medallion.watermark_sql(log, node.alias if published else none)) }}
+    {%- elif layer is not none and published -%}
+        {#- the gold contract views: the keys their state rewrote since their last publish -#}
         {%- set log = medallion.existing_publish_log(layer) -%}
         {%- if log is none -%}
             {{ return(none) }}
@@ -68,9 +75,6 @@
                 ~ ' where _batch_at > ' ~ since) -%}
         {%- endfor -%}
         {{ return(medallion.key_match(changed | join(' union '), key, alias)) }}
-    {%- elif layer is not none and '_batch_at' in columns -%}
-        {%- set log = medallion.existing_publish_log(layer) -%}
-        {{ return(none if log is none else alias ~ '._batch_at > ' ~ medallion.watermark_sql(log)) }}
     {%- elif layer is none and '_loaded_at' in columns -%}
         {#- raw sources and the bronze views over them: one row per raw row -#}
         {%- set log = medallion.existing_publish_log('silver') -%}
@@ -117,11 +121,20 @@
 
 
 {#- The newest publish watermark of the layer whose log is `log` (of one relation when
-    `relation_name` is given); a timestamp before any batch when there is none yet. -#}
+    `relation_name` is given), as a literal (a constant filter the warehouse pushes into the
+    scan of a large table; a subquery would not be); a timestamp before any batch when there
+    is none yet. Rendered without a connection (the T-SQL checks), the subquery itself. -#}
 {% macro watermark_sql(log, relation_name=none) -%}
-    {{ return('coalesce((select max(watermark) from ' ~ log
-        ~ ((" where relation_name = '" ~ relation_name ~ "'") if relation_name else '')
-        ~ '), ' ~ medallion.timestamp_literal('1900-01-01 00:00:00.000000') ~ ')') }}
+    {%- set where = (" where relation_name = '" ~ relation_name ~ "'") if relation_name else '' -%}
+    {%- set before_any = medallion.timestamp_literal('1900-01-01 00:00:00.000000') -%}
+    {%- if var('assume_incremental', none) is not none -%}
+        {{ return('coalesce((select max(watermark) from ' ~ log ~ where ~ '), ' ~ before_any ~ ')') }}
+    {%- endif -%}
+    {%- set newest = run_query('select max(watermark) from ' ~ log ~ where).rows[0][0] -%}
+    {%- if newest is none -%}
+        {{ return(before_any) }}
+    {%- endif -%}
+    {{ return(medallion.timestamp_literal(newest)) }}
 {%- endmacro %}
 
 
