@@ -250,12 +250,18 @@ def test_ci_test_job_runs_in_debian_like_the_developers(ci: dict[str, Any]) -> N
 def test_pipeline_triggers(pipeline: dict[str, Any]) -> None:
     on = pipeline["on"]
     assert set(on) == {"schedule", "workflow_dispatch"}
-    assert on["schedule"] == [{"cron": "0 * * * *"}]
+    # hourly; the midnight run is the daily full check of every row
+    assert on["schedule"] == [{"cron": "0 1-23 * * *"}, {"cron": "0 0 * * *"}]
+    assert pipeline["env"]["FULL_CHECK"] == (
+        "${{ (inputs.full_check || github.event.schedule == '0 0 * * *') && '--full-check' || '' }}"
+    )
     inputs = on["workflow_dispatch"]["inputs"]
     assert inputs["target"]["type"] == "choice"
     assert inputs["target"]["options"] == ["duckdb", "sqlserver"]
     assert inputs["full_refresh"]["type"] == "boolean"
     assert inputs["full_refresh"]["default"] is False
+    assert inputs["full_check"]["type"] == "boolean"
+    assert inputs["full_check"]["default"] is False
     assert inputs["layers"]["default"] == "bronze,silver,gold"
 
 
@@ -309,7 +315,7 @@ def test_pipeline_test_and_publish_steps_are_not_retried(pipeline: dict[str, Any
     steps = steps_of(pipeline, "pipeline")
     for layer in LAYERS:
         test_line = step_named(steps, f"{layer} test")["run"]
-        assert shlex.split(test_line) == ["medallion", "layer", "test", layer]
+        assert shlex.split(test_line) == ["medallion", "layer", "test", layer, "$FULL_CHECK"]
         publish_line = step_named(steps, f"{layer} publish")["run"]
         assert shlex.split(publish_line) == [
             "medallion",
