@@ -104,6 +104,7 @@ def _cmd_layer(args: argparse.Namespace, settings: Settings) -> int:
     """
     import logging
 
+    from medallion.dag import gate_scope
     from medallion.dbt import adhoc_artifacts_dir, run_step
     from medallion.lock import pipeline_lock
     from medallion.names import task_name
@@ -115,7 +116,9 @@ def _cmd_layer(args: argparse.Namespace, settings: Settings) -> int:
     with pipeline_lock(settings, owner=f"medallion layer {args.step} {args.layer}"):
         run_step(
             settings, args.step, args.layer, artifacts=artifacts, full_refresh=args.full_refresh,
-            gate_scope="full" if args.full_check or args.full_refresh else "batch",
+            gate_scope=gate_scope(
+                settings, {"full_check": args.full_check, "full_refresh": args.full_refresh}, None
+            ),
         )  # fmt: skip
     return 0
 

@@ -15,11 +15,10 @@ from tests.dbt.dbt_support import (
     Scratch,
     append_into,
     checksums,
-    dag_step,
     execute,
     loaded_now,
     query,
-    run_dbt,
+    run_hourly_step,
     scalar,
     touched,
 )
@@ -36,15 +35,8 @@ def _failed(result: DbtResult) -> dict[str, int]:
 
 
 def _step(scratch: Scratch, layer: str, step: str) -> DbtResult:
-    """One DAG step of `layer` on the hourly path (batch-scoped tests), stopping at a failure.
-    Tests work in a folder of their own, as in run_like_the_dag."""
-    work = scratch.work_dir / "tests" if step == "test" else scratch.work_dir
-    result = None
-    for argv in dag_step(layer, step, gate_scope="batch"):
-        result = run_dbt(argv, warehouse=scratch.warehouse, work_dir=work)
-        if result.returncode != 0:
-            return result
-    assert result is not None
+    result = run_hourly_step(scratch.warehouse, scratch.work_dir, layer, step)
+    assert result is not None, f"{layer} {step} runs nothing"
     return result
 
 

@@ -212,6 +212,15 @@ def _measured_by(results: Mapping[str, Any], results_file: str, docs_dir: str) -
     )
 
 
+def _single_runs(results: Mapping[str, Any]) -> str:
+    """The cases of the run that ran once whatever --repeat said, as a parenthesis."""
+    once = sorted(SINGLE_RUN_CASES & set(results["options"]["cases"]))
+    if not once:
+        return ""
+    names = ", ".join(f"`{c}`" for c in once)
+    return f" ({names} once: ~105 task processes one at a time per run)"
+
+
 def _import_costs(results: Mapping[str, Any]) -> str:
     return (
         "Import cost in a fresh interpreter (paid by every process that needs it): "
@@ -296,12 +305,7 @@ def render_performance(
         "it, so all cases see the same data. Each case runs "
         f"{results['options']['repeat']} time(s) in rounds (dbt build, our DAG, cosmos, then "
         "again), and the tables show the median and the minimum"
-        + (
-            f" ({', '.join(f'`{c}`' for c in sorted(SINGLE_RUN_CASES))} once: ~105 task "
-            "processes one at a time per run)"
-            if SINGLE_RUN_CASES & set(results["options"]["cases"])
-            else ""
-        )
+        + _single_runs(results)
         + ". Every case is a child process tree of the harness; peak memory is the summed RSS "
         "of that tree, sampled every 0.1 s.",
         "",
@@ -538,12 +542,7 @@ def _sched_run_header(results: Mapping[str, Any], results_file: str, docs_dir: s
         f"- {_busy_sentence(machine)}",
         f"- {_import_costs(results)}",
         f"- Each case ran {results['options']['repeat']} time(s) in rounds"
-        + (
-            f" ({', '.join(f'`{c}`' for c in sorted(SINGLE_RUN_CASES & set(cases)))} once: "
-            "~105 task processes one at a time)"
-            if SINGLE_RUN_CASES & set(cases)
-            else ""
-        )
+        + _single_runs(results)
         + ", on the same generated warehouse.",
         "",
         *[f"- `{name}`: {desc}." for name, desc in CASES.items() if name in cases],
