@@ -10,7 +10,7 @@ STAMP := $(VENV)/.synced
 MEDALLION := $(VENV)/bin/medallion
 SOURCE ?=
 
-.PHONY: help venv system-deps run test lint act docs airflow screenshots bench bench-scheduler diff clean
+.PHONY: help venv system-deps run test lint act docs airflow screenshots bench bench-scheduler bench-sf100 diff clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ bench: venv ## benchmark harness: writes bench/results.json and docs/PERFORMANCE
 
 bench-scheduler: venv ## the benchmark under a running scheduler: bench/scheduler/ and its section of docs/PERFORMANCE.md
 	$(MEDALLION) bench --scheduler
+
+bench-sf100: venv ## the hourly cost at SF 1, 10 and 100: bench/hourly/ and its section of docs/PERFORMANCE.md
+	$(MEDALLION) bench --sf100
 
 clean: ## remove local state (warehouse, artifacts, Airflow home); keeps .venv
 	rm -rf .local/warehouse.duckdb* .local/artifacts .local/airflow .local/reports

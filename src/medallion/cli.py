@@ -148,12 +148,19 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 when every run of every case succeeded (missed targets are reported, not fatal)."""
     from medallion.bench import cases, harness
 
-    # two suites, one page: `airflow dags test` and parse (default), a running scheduler;
-    # each keeps its own results, and the page shows the last run of both
-    suite = ("dbt_build", *cases.SCHED_CASES) if args.scheduler else cases.DEFAULT_SUITE
-    scales = args.scales or ("10" if args.scheduler else "1,10")
+    # three suites, one page: `airflow dags test` and parse (default), a running scheduler,
+    # the hourly cost up to SF 100; each keeps its own results, the page shows the last run
+    # of each
+    if args.scheduler and args.sf100:
+        raise ConfigError("--scheduler and --sf100 are suites of their own: run one at a time")
     main_dir = settings.project_root / "bench"
-    sched_dir = main_dir / "scheduler"
+    sched_dir, hourly_dir = main_dir / "scheduler", main_dir / "hourly"
+    if args.scheduler:
+        suite, scales, out_dir = ("dbt_build", *cases.SCHED_CASES), args.scales or "10", sched_dir
+    elif args.sf100:
+        suite, scales, out_dir = cases.HOURLY_SUITE, args.scales or "1,10", hourly_dir
+    else:
+        suite, scales, out_dir = cases.DEFAULT_SUITE, args.scales or "1,10", main_dir
     options = harness.BenchOptions(
         scales=harness.parse_scales(scales)
         + ((cases.SF30,) if args.sf30 else ())
@@ -163,9 +170,9 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         cases=tuple(c.strip() for c in args.cases.split(",") if c.strip())
         if args.cases
         else tuple(c for c in suite if not (args.no_cosmos and c in cases.COSMOS_CASES)),
-        out_dir=args.out or (sched_dir if args.scheduler else main_dir),
+        out_dir=args.out or out_dir,
         docs_file=args.docs,
-        page_suites=None if args.out else (main_dir, sched_dir),
+        page_suites=None if args.out else (main_dir, sched_dir, hourly_dir),
         work_dir=args.work,
         cosmos_venv=args.cosmos_venv,
         build_cosmos=not args.no_build_cosmos,
@@ -298,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--sf100",
         action="store_true",
-        help="also run SF 100 (our DAG, full refresh and an appended hour; ~2 GB warehouse)",
+        help="the hourly-cost suite: our DAG, an appended hour and a full refresh at SF 1, 10 "
+        "and 100 (~2 GB warehouse); writes bench/hourly/ and its section of docs/PERFORMANCE.md",
     )
     bench.add_argument("--repeat", type=int, default=3, help="runs per case (default 3)")
     bench.add_argument("--seed", type=int, default=42, help="synthetic data seed")

@@ -322,7 +322,7 @@ def test_real_scheduler_targets_say_not_run_without_their_cases() -> None:
         assert by[tid]["status"] == "not_run", by[tid]
 
 
-def test_one_page_shows_both_suites_and_takes_scheduler_verdicts_from_their_run(
+def test_one_page_shows_the_three_suites_and_takes_each_verdict_from_its_run(
     tmp_path: Path,
 ) -> None:
     main = _results(
@@ -340,19 +340,46 @@ def test_one_page_shows_both_suites_and_takes_scheduler_verdicts_from_their_run(
     )
     sched["options"]["cases"] = ["dbt_build", "sched_our_dag", "sched_cosmos_watcher"]
     sched["generated_at"] = "2026-02-02T00:00:00Z"
-    main_dir, sched_dir = tmp_path / "bench", tmp_path / "bench" / "scheduler"
+    hour_nodes = {"silver": {"model": 2.0, "test": 5.5}}
+    hourly = _results(
+        {
+            1.0: {"incremental_hour": _case("incremental_hour", 16.0)},
+            100.0: {
+                "our_dag": _case("our_dag", 70.0),
+                "incremental_hour": _case(
+                    "incremental_hour", 24.0, profile={"node_seconds": hour_nodes}
+                ),
+                "full_refresh": _case("full_refresh", 80.0),
+            },
+        }
+    )
+    hourly["options"]["cases"] = ["our_dag", "incremental_hour", "full_refresh"]
+    hourly["generated_at"] = "2026-03-03T00:00:00Z"
+    main_dir = tmp_path / "bench"
+    sched_dir, hourly_dir = main_dir / "scheduler", main_dir / "hourly"
     opts = BenchOptions(
         out_dir=main_dir,
         docs_file=tmp_path / "docs" / "PERFORMANCE.md",
-        page_suites=(main_dir, sched_dir),
+        page_suites=(main_dir, sched_dir, hourly_dir),
     )
     write_outputs(main, main_dir)
-    alone = write_page(opts, main).read_text()  # no scheduler run yet
-    assert "## Under a real scheduler" not in alone and "not run for this page" in alone
+    alone = write_page(opts, main).read_text()  # no other suite's run yet
+    assert "## Under a real scheduler" not in alone and "## The hourly cost" not in alone
+    assert alone.count("not run for this page") == 2
     write_outputs(sched, sched_dir)
+    write_outputs(hourly, hourly_dir)
     # whichever suite ran last, the page is the same
     page = write_page(opts, main).read_text()
     assert write_page(dataclasses.replace(opts, out_dir=sched_dir), sched).read_text() == page
+    assert write_page(dataclasses.replace(opts, out_dir=hourly_dir), hourly).read_text() == page
+    hour_row = next(r for r in page.splitlines() if r.startswith("| an appended hour <= 25 %"))
+    assert "| **missed** |" in hour_row and "median incremental_hour 24.0 s" in hour_row
+    growth = next(r for r in page.splitlines() if r.startswith("| the appended hour grows"))
+    assert "24.0 s at SF 100 / 16.0 s at SF 1" in growth  # both scales from the hourly run
+    hourly_part = page.split("## The hourly cost at scale")[1].split("\n## ")[0]
+    assert "at 2026-03-03T00:00:00Z" in hourly_part
+    assert "](../bench/hourly/results.json)" in hourly_part
+    assert "| SF 100 | silver | 2.00 | 5.50 | 0.00 | - | - |" in hourly_part
     rows = [line for line in page.splitlines() if line.startswith("| DAG under LocalExecutor")]
     assert len(rows) == 3, rows  # one verdict per target, none left "not run" beside it
     assert rows[0].startswith("| DAG under LocalExecutor <= 2 x bare dbt build at SF 10 | met")

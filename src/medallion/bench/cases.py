@@ -77,6 +77,10 @@ SCHED_CASES = tuple(c for cases in SCHED_STACKS.values() for c in cases)
 # dbt_build, into results of their own (one docs page shows both): each suite is long enough
 # on 2 cores.
 DEFAULT_SUITE = tuple(c for c in CASES if c not in SCHED_CASES)
+# `medallion bench --sf100`: what an appended hour costs as the history grows, at SF 1, 10
+# and 100 in one run, into results of its own. Our DAG builds the warehouse the hourly pair
+# starts from; the floor DAG says how much of an hour is Airflow's.
+HOURLY_SUITE = ("airflow_floor", "our_dag", *HOURLY_CASES)
 # Run once whatever --repeat says: ~105 task processes, one at a time, in every run; its
 # target's margin is reported with the single run.
 SINGLE_RUN_CASES = frozenset({"sched_cosmos_local"})

@@ -95,9 +95,9 @@ class BenchOptions:
     cosmos_venv: Path | None = None
     build_cosmos: bool = True
     command: str = "medallion bench"
-    # (main suite, real-scheduler suite) results folders that share the docs page; None:
-    # the page shows this run alone
-    page_suites: tuple[Path, Path] | None = None
+    # (main, real-scheduler, hourly-cost) suites' results folders that share the docs page;
+    # None: the page shows this run alone
+    page_suites: tuple[Path, Path, Path] | None = None
 
     def resolved(self, settings: Settings) -> BenchOptions:
         out = (self.out_dir or settings.project_root / "bench").resolve()
@@ -1979,20 +1979,24 @@ def load_results(out_dir: Path) -> dict[str, Any]:
 
 
 def write_page(opts: BenchOptions, results: dict[str, Any]) -> Path:
-    """The docs page of this run and, with ``page_suites``, of the other suite's last run
-    (read from its results.json when it has one)."""
+    """The docs page of this run and, with ``page_suites``, of the other suites' last runs
+    (read from their results.json where they have one)."""
     assert opts.out_dir and opts.docs_file
-    runs = {opts.out_dir: results}
-    main, sched = opts.page_suites or (opts.out_dir, None)
-    for folder in (main, sched):
+    runs: dict[Path, dict[str, Any]] = {opts.out_dir: results}
+    main, sched, hourly = opts.page_suites or (opts.out_dir, None, None)
+    for folder in (main, sched, hourly):
         if folder is not None and folder not in runs and (folder / "results.json").is_file():
             runs[folder] = load_results(folder)
     if main not in runs:  # no main suite yet: the page is this run's
-        main, sched = opts.out_dir, None
+        main, sched, hourly = opts.out_dir, None, None
+
+    def side(folder: Path | None) -> tuple[dict[str, Any], Path] | None:
+        return (
+            (runs[folder], folder / "results.json") if folder in runs and folder != main else None
+        )
+
     return report.write_page(
-        opts.docs_file,
-        (runs[main], main / "results.json"),
-        (runs[sched], sched / "results.json") if sched in runs and sched != main else None,
+        opts.docs_file, (runs[main], main / "results.json"), side(sched), side(hourly)
     )
 
 
