@@ -128,4 +128,5 @@ def test_the_gold_contract_is_what_the_dag_publishes_as_assets() -> None:
         "fct_product_sales_state",
         "dim_customer_value_state",
         "order_keys_state",
+        "product_sales_ledger",
     }

@@ -1,24 +1,22 @@
 {#- The incremental state behind fct_product_sales: one row per product ever sold,
-    _batch_at when it was last recomputed. A run recomputes only the products touched
-    since its last batch (minus the lookback window): every product an order silver
-    (re)published since has or had a line of (order_keys_state), and every product whose
-    name, number, category or standard cost changed. A product with no counted sale left stays as a row with
-    order_count = 0: fct_product_sales hides it, publish_layer deletes it. -#}
+    _batch_at when it was last recomputed. Its totals are additive: a run adds to each
+    product the rows product_sales_ledger appended since this model's last batch (what
+    the changed orders contribute now less what they contributed before), instead of
+    reading every line of the products those orders touched. Products whose name, number,
+    category or standard cost changed are rewritten too. A product with no counted sale
+    left stays as a row with order_count = 0: fct_product_sales hides it, publish_layer
+    deletes it.
 
--- depends_on: {{ ref('slv_orders_quarantine') }}
--- depends_on: {{ ref('order_keys_state') }}
+    The rows added are exactly those after this model's last batch, with no lookback: the
+    ledger and this model stamp the same run's start, and a ledger row is added once. A
+    ledger (re)built after that batch (refreshed alone, or its first run under an existing
+    state) holds whole totals, not changes: every product is then recomputed from it. -#}
 
 with
 
-orders as (
+ledger as (
 
-    select * from {{ ref('slv_orders') }}
-
-),
-
-order_lines as (
-
-    select * from {{ ref('slv_order_lines') }}
+    select * from {{ ref('product_sales_ledger') }}
 
 ),
 
@@ -30,13 +28,41 @@ products as (
 
 {% if is_incremental() -%}
 
-{{ medallion.changed_order_keys_ctes() }}
+previous_state as (
+
+    select * from {{ this }}
+
+),
+
+ledger_rebuilt as (
+
+    select
+        case
+            when min(ledger._batch_at) > (select max(previous_state._batch_at) from previous_state) then 1
+            else 0
+        end as is_rebuilt
+    from ledger
+
+),
+
+ledger_changes as (
+
+    select
+        ledger.product_id,
+        sum(ledger.order_count) as order_count,
+        sum(ledger.units_sold) as units_sold,
+        sum(ledger.revenue) as revenue
+
+    from ledger
+    where ledger._batch_at > (select max(previous_state._batch_at) from previous_state)
+    group by ledger.product_id
+
+),
 
 changed_products as (
 
     select product_id
-    from changed_order_keys
-    where product_id is not null
+    from ledger_changes
 
     union
 
@@ -52,79 +78,67 @@ changed_products as (
         or previous_state.standard_cost_total
         <> cast(previous_state.units_sold * products.standard_cost as decimal(38, 6))
 
-),
+    union
 
-lines_in_scope as (
-
-    select order_lines.*
-    from order_lines
-    where order_lines.product_id in (select changed_products.product_id from changed_products)
-
-),
-
-{%- else %}
-
-lines_in_scope as (
-
-    select * from order_lines
-
-),
-
-{%- endif %}
-
-counted_lines as (
-
-    select lines_in_scope.*
-    from lines_in_scope
-    inner join orders
-        on lines_in_scope.sales_order_id = orders.sales_order_id
-    where {{ medallion.counted_order('orders.status') }}
+    select previous_state.product_id
+    from previous_state
+    cross join ledger_rebuilt
+    where ledger_rebuilt.is_rebuilt = 1
 
 ),
 
 sales_per_product as (
 
     select
-        product_id,
-        count(distinct sales_order_id) as order_count,
-        sum(order_qty) as units_sold,
-        sum(line_total) as revenue
+        changed_products.product_id,
+        coalesce(previous_state.order_count, 0) + coalesce(ledger_changes.order_count, 0) as order_count,
+        coalesce(previous_state.units_sold, 0) + coalesce(ledger_changes.units_sold, 0) as units_sold,
+        coalesce(previous_state.revenue, 0) + coalesce(ledger_changes.revenue, 0) as revenue
 
-    from counted_lines
+    from changed_products
+    cross join ledger_rebuilt
+    left join previous_state
+        on
+            changed_products.product_id = previous_state.product_id
+            and ledger_rebuilt.is_rebuilt = 0
+    left join ledger_changes
+        on changed_products.product_id = ledger_changes.product_id
+
+),
+
+{%- else %}
+
+sales_per_product as (
+
+    select
+        product_id,
+        sum(order_count) as order_count,
+        sum(units_sold) as units_sold,
+        sum(revenue) as revenue
+
+    from ledger
     group by product_id
 
 ),
 
-recomputed_products as (
-
-    {% if is_incremental() -%}
-    select product_id
-    from changed_products
-    {%- else -%}
-    select product_id
-    from sales_per_product
-    {%- endif %}
-
-),
+{%- endif %}
 
 costed as (
 
     select
-        recomputed_products.product_id,
+        sales_per_product.product_id,
         products.product_number,
         products.product_name,
         products.subcategory_name,
         products.category_name,
-        coalesce(sales_per_product.order_count, 0) as order_count,
-        coalesce(sales_per_product.units_sold, 0) as units_sold,
-        coalesce(sales_per_product.revenue, 0) as revenue,
-        coalesce(sales_per_product.units_sold, 0) * products.standard_cost as standard_cost_total
+        sales_per_product.order_count,
+        sales_per_product.units_sold,
+        sales_per_product.revenue,
+        sales_per_product.units_sold * products.standard_cost as standard_cost_total
 
-    from recomputed_products
-    left join sales_per_product
-        on recomputed_products.product_id = sales_per_product.product_id
+    from sales_per_product
     left join products
-        on recomputed_products.product_id = products.product_id
+        on sales_per_product.product_id = products.product_id
 
 ),
 
