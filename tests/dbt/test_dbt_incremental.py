@@ -5,7 +5,7 @@ customers, earlier orders shipped or corrected) plus hand-made changes an increm
 gets wrong most easily: a cancelled order that was alone in its day and territory, an order
 moved to another day, a late-arriving order dated months ago, a line moved to another
 product, a quarantined order that comes back, a product cost and a customer name changed
-upstream of the orders. Each hour runs incrementally, as the DAG does (run, test, publish per
+upstream of the orders, a store renamed, a customer whose store arrives an hour late. Each hour runs incrementally, as the DAG does (run, test, publish per
 layer) or as `medallion build`; then a copy is rebuilt with --full-refresh. Every published
 silver and gold relation must be identical (row count and checksum over the ordered rows,
 leaving out only the columns saying when a run wrote the row).
@@ -77,6 +77,8 @@ def hours(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFact
     )
     late = scalar(warehouse, "select max(SalesOrderID) + 1000 from sales.SalesOrderHeader")
     line_max = scalar(warehouse, "select max(SalesOrderDetailID) from sales.SalesOrderDetail")
+    late_customer = scalar(warehouse, "select max(CustomerID) + 1 from sales.Customer")
+    late_store = scalar(warehouse, "select max(BusinessEntityID) + 1000 from sales.Store")
     execute(
         warehouse,
         f"update sales.SalesOrderHeader set Status = 6, {touched()} where SalesOrderID = {lone}",
@@ -93,12 +95,22 @@ def hours(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFact
         f"from sales.SalesOrderDetail where SalesOrderID = {late_source}",
         f"update sales.SalesOrderDetail set OrderQty = 0, {touched()} "
         f"where SalesOrderDetailID = {bad_line}",
+        # a store customer whose store is not loaded yet: quarantined (orphan_store)
+        f"insert into sales.Customer select * replace ({late_customer} as CustomerID, "
+        f"{late_store} as StoreID, {loaded_now()} as _loaded_at) "
+        "from sales.Customer where StoreID is not null and PersonID is null limit 1",
     )
     run_like_the_dag(warehouse, work)
     seen["lone"] = (lone, lone_date, lone_territory)
     seen["quarantined_after_hour_1"] = scalar(
         warehouse,
         f"select count(*) from silver.orders_quarantine where sales_order_id = {bad_order}",
+    )
+    seen["late_customer"] = late_customer
+    seen["late_customer_after_hour_1"] = scalar(
+        warehouse,
+        f"select quarantine_reasons from silver.customers_quarantine "
+        f"where customer_id = {late_customer}",
     )
 
     # hour 2, as `medallion build`: attribute changes upstream of the orders
@@ -115,6 +127,8 @@ def hours(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFact
         "select max(ProductID) from sales.SalesOrderDetail), "
         f"LineTotal = UnitPrice * (1 - UnitPriceDiscount) * OrderQty, {touched()} "
         "where SalesOrderDetailID = (select max(SalesOrderDetailID) - 7 from sales.SalesOrderDetail)",
+        f"update sales.Store set Name = Name || '-Renamed', {touched()} "
+        "where BusinessEntityID = (select min(StoreID) from sales.Customer where PersonID is null)",
     )
     build = build_and_publish(warehouse, work)
     assert build.returncode == 0, build.describe()
@@ -126,6 +140,9 @@ def hours(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFact
         f"update sales.SalesOrderDetail set OrderQty = 1, "
         f"LineTotal = UnitPrice * (1 - UnitPriceDiscount), {touched()} "
         f"where SalesOrderDetailID = {bad_line}",
+        # the late customer's store arrives
+        f"insert into sales.Store select * replace ({late_store} as BusinessEntityID, "
+        f"{loaded_now()} as _loaded_at) from sales.Store limit 1",
     )
     run_like_the_dag(warehouse, work)
 
@@ -151,13 +168,13 @@ def test_incremental_runs_equal_a_full_refresh(hours: dict) -> None:
         hours["incremental"],
         "select relation_name, list(publish_mode order by published_at) from "
         "(select * from silver_audit.publish_log union all select * from gold_audit.publish_log) "
-        "where relation_name in ('orders', 'order_lines', 'fct_sales_daily', "
+        "where relation_name in ('orders', 'order_lines', 'customers', 'fct_sales_daily', "
         "'fct_product_sales', 'dim_customer_value') group by 1",
     )
     assert {name: m[-3:] for name, m in modes} == {
         name: ["incremental"] * 3
-        for name in ("orders", "order_lines", "fct_sales_daily", "fct_product_sales",
-                     "dim_customer_value")
+        for name in ("orders", "order_lines", "customers", "fct_sales_daily",
+                     "fct_product_sales", "dim_customer_value")
     }  # fmt: skip
 
 
@@ -198,3 +215,23 @@ def test_a_quarantined_order_came_and_went(hours: dict) -> None:
             f"(select count(*) from silver.{entity}_quarantine)",
         )[0]
         assert total == kept + quarantined, entity
+
+
+def test_a_customer_whose_store_arrived_late_leaves_quarantine(hours: dict) -> None:
+    """Quarantined while its store was missing; checked again when the store arrived."""
+    assert hours["late_customer_after_hour_1"] == "orphan_store"
+    customer = hours["late_customer"]
+    for warehouse in (hours["incremental"], hours["full"]):
+        assert (
+            scalar(
+                warehouse, f"select count(*) from silver.customers where customer_id = {customer}"
+            )
+            == 1
+        )
+        assert (
+            scalar(
+                warehouse,
+                f"select count(*) from silver.customers_quarantine where customer_id = {customer}",
+            )
+            == 0
+        )

@@ -116,7 +116,7 @@ def test_incremental_runs_compile_to_tsql(tmp_path: Path) -> None:
     models = tmp_path / "target" / "compiled" / "medallion" / "models"
     files = sorted(f for f in models.rglob("*.sql") if not f.parent.name.endswith(".yml"))
     assert {f.stem for f in files} == {
-        "slv_order_checks", "slv_order_line_checks", "fct_sales_daily_state",
+        "slv_order_checks", "slv_order_line_checks", "slv_customer_checks", "fct_sales_daily_state",
         "fct_product_sales_state", "dim_customer_value_state", "order_keys_state",
         "product_sales_ledger",
     }  # fmt: skip
@@ -154,9 +154,10 @@ def test_batch_scoped_tests_compile_to_tsql(tmp_path: Path) -> None:
         assert name in scoped, name
     assert any(n.startswith("row_conservation_slv_orders") for n in scoped)
     assert any(n.startswith("relationships_slv_orders_") for n in scoped)
+    assert "unique_slv_customers_customer_id" in scoped  # customers are checked by batch too
     # the small dimensions, rebuilt whole each run, are tested whole
-    assert "unique_slv_customers_customer_id" in sql
-    assert "unique_slv_customers_customer_id" not in scoped
+    assert "unique_slv_products_product_id" in sql
+    assert "unique_slv_products_product_id" not in scoped
     problems = {name: tsql_problems(text) for name, text in sql.items()}
     assert {n: p for n, p in problems.items() if p} == {}
 

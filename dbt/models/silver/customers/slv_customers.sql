@@ -20,7 +20,8 @@ final as (
         store_name,
         territory_id,
         modified_at,
-        _loaded_at
+        _loaded_at,
+        _batch_at
 
     from customer_checks
     where quarantine_reasons = ''

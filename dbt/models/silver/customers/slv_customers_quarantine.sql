@@ -22,7 +22,8 @@ final as (
         modified_at,
         _loaded_at,
         quarantine_reasons,
-        {{ medallion.batch_at() }} as quarantined_at
+        _batch_at as quarantined_at,
+        _batch_at
 
     from customer_checks
     where quarantine_reasons <> ''
