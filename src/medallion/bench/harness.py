@@ -1465,6 +1465,44 @@ def _recomputed_rows(results: Mapping[str, Any], scale: float, case: str) -> int
     return sum(t["this_batch"] for t in counts.values()) if counts else None
 
 
+def _hour_bounds(results: Mapping[str, Any], scale: float) -> str:
+    """What bounds the appended hour against the full refresh at ``scale``, as clauses of a
+    target's detail: the rows each recomputed, the hour's time outside SQL execution, and
+    where its dbt node time went."""
+    out = ""
+    recomputed = [_recomputed_rows(results, scale, c) for c in ("incremental_hour", "full_refresh")]
+    if all(recomputed) and recomputed[1]:
+        out += (
+            f"; rows the incremental models (re)computed: {recomputed[0]:,} vs "
+            f"{recomputed[1]:,} ({recomputed[0] / recomputed[1]:.2%})"
+        )
+    bound = _fixed_cost_bound(results, scale, "incremental_hour", "full_refresh")
+    if bound is not None:
+        out += (
+            f"; the incremental run spent {bound[0]:.1f} s outside SQL execution (Airflow, "
+            f"task and dbt start-up), {bound[1]:.0%} of the full refresh: a share that no "
+            "cheaper model or test can remove"
+        )
+    nodes = (_median_detail(results, scale, "incremental_hour").get("profile") or {}).get(
+        "node_seconds"
+    )
+    if nodes:
+        kinds = {
+            k: sum(layer.get(k, 0.0) for layer in nodes.values())
+            for k in ("model", "test", "other")
+        }
+        layer, kind = max(
+            ((name, k) for name, layer in nodes.items() for k in layer),
+            key=lambda lk: nodes[lk[0]][lk[1]],
+        )
+        out += (
+            f"; the hour's dbt node time: models {kinds['model']:.1f} s, tests "
+            f"{kinds['test']:.1f} s, publish and the rest {kinds['other']:.1f} s, the largest "
+            f"share {layer} {kind if kind != 'other' else 'publish'} ({nodes[layer][kind]:.1f} s)"
+        )
+    return out
+
+
 def _fixed_cost_bound(
     results: Mapping[str, Any], scale: float, case: str, den: str
 ) -> tuple[float, float] | None:
@@ -1657,19 +1695,7 @@ def evaluate_targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             floor_in=("incremental_hour", "full_refresh"),
         )
     )
-    recomputed = [_recomputed_rows(results, 10.0, c) for c in ("incremental_hour", "full_refresh")]
-    if all(recomputed) and recomputed[1]:
-        out[-1]["detail"] = (out[-1]["detail"] or "") + (
-            f"; rows the incremental models (re)computed: {recomputed[0]:,} vs "
-            f"{recomputed[1]:,} ({recomputed[0] / recomputed[1]:.2%})"
-        )
-    bound = _fixed_cost_bound(results, 10.0, "incremental_hour", "full_refresh")
-    if bound is not None:
-        out[-1]["detail"] = (out[-1]["detail"] or "") + (
-            f"; the incremental run spent {bound[0]:.1f} s outside SQL execution (Airflow, "
-            f"task and dbt start-up), {bound[1]:.0%} of the full refresh: a share that no "
-            "cheaper model or test can remove"
-        )
+    out[-1]["detail"] = (out[-1]["detail"] or "") + _hour_bounds(results, 10.0)
     out += _sched_targets(results)
     out.append(
         _memory_target(
@@ -1733,6 +1759,7 @@ def _hourly_sf100_targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             floor_in=("incremental_hour", "full_refresh"),
         )
     ]
+    out[-1]["detail"] = (out[-1]["detail"] or "") + _hour_bounds(results, SF100)
     out.append(
         _ratio_target(
             results,
