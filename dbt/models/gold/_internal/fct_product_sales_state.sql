@@ -34,11 +34,18 @@ previous_state as (
 
 ),
 
+last_batch as (
+
+    select max(previous_state._batch_at) as batch_at
+    from previous_state
+
+),
+
 ledger_rebuilt as (
 
     select
         case
-            when min(ledger._batch_at) > (select max(previous_state._batch_at) from previous_state) then 1
+            when min(ledger._batch_at) > (select last_batch.batch_at from last_batch) then 1
             else 0
         end as is_rebuilt
     from ledger
@@ -54,7 +61,7 @@ ledger_changes as (
         sum(ledger.revenue) as revenue
 
     from ledger
-    where ledger._batch_at > (select max(previous_state._batch_at) from previous_state)
+    where ledger._batch_at > (select last_batch.batch_at from last_batch)
     group by ledger.product_id
 
 ),
