@@ -154,6 +154,20 @@ def _project_with_blocker(root: Path) -> Path:
     return project
 
 
+def _wait_dead(procs: list[psutil.Process], timeout: float = 30) -> None:
+    """Wait until each killed process is a zombie or gone, without reaping it: reaping
+    `dags test` here (as psutil.wait_procs does) would leave its Popen an exit code of 0."""
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        while time.monotonic() < deadline:
+            try:
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.05)
+
+
 def _kill_when_silver_blocks(world: World, blocked: Path, stop: threading.Event) -> dict[str, Any]:
     """SIGKILL the `airflow dags test` process tree (the task runs in it) once the blocking
     silver model runs; report what the killed try had written."""
@@ -168,7 +182,7 @@ def _kill_when_silver_blocks(world: World, blocked: Path, stop: threading.Event)
                 for child in proc.children(recursive=True):
                     child.kill()
                 proc.kill()
-            psutil.wait_procs(procs, timeout=30)
+            _wait_dead(procs)
             logs = [log for log in world.settings.artifacts_dir.glob(pattern) if log not in earlier]
             seen["killed"] = len(procs)
             seen["results_written"] = bool(logs) and (logs[0].parent / "run_results.json").exists()
