@@ -8,19 +8,14 @@
 {%- endmacro %}
 
 
-{#- The CTEs an incremental gold *_state model starts from, ending with changed_order_keys:
-    every (order, date, territory, customer, product) an order silver (re)published since
-    this model's last batch (minus the lookback window) is or was under (order_keys_state),
-    so a model recomputes the groups such an order left as well as the ones it is in now.
+{#- The CTEs an incremental gold ledger starts from, ending with changed_orders: every order
+    silver (re)published since the ledger's last batch (minus the lookback window), counted
+    or not (quarantined orders too: an order that left silver must take back what it
+    contributed). The ledger's held rows carry the keys an order was counted under, so a
+    change of its date, territory, customer or product updates the old group too.
     Expects the model to define an `orders` CTE (silver's published orders) before it. -#}
-{% macro changed_order_keys_ctes() -%}
+{% macro changed_orders_ctes() -%}
 {%- set lookback_minutes = medallion.lookback_minutes() -%}
-order_keys as (
-
-    select * from {{ ref('order_keys_state') }}
-
-),
-
 orders_quarantine as (
 
     select * from {{ ref('slv_orders_quarantine') }}
@@ -53,14 +48,6 @@ changed_orders as (
     from orders_quarantine
     cross join watermark
     where orders_quarantine._batch_at > watermark.changed_after
-
-),
-
-changed_order_keys as (
-
-    select order_keys.*
-    from order_keys
-    where order_keys.sales_order_id in (select changed_orders.sales_order_id from changed_orders)
 
 ),
 {%- endmacro %}

@@ -1,9 +1,17 @@
 {{ config(tags=['gold']) }}
+{#- Each total of gold.dim_customer_value equals, to the cent, the same total computed from
+    silver orders (statuses 4 and 6 excluded), proven through the ledger it is added from
+    (order_sales_ledger):
+    1. the customers' order counts and lifetime values equal their ledger rows summed, and
+       each customer's first and last order dates those of its orders still counted;
+    2. each order's ledger rows equal what it contributes in silver now, under its current
+       day, territory and customer (macros/reconcile.sql).
+    One row per measure that differs (for the dates and 2: the customers or orders that
+    differ).
+    Batch scope (macros/gate_scope.sql): the customers the batch touched (1) and the orders
+    it appended ledger rows for (2). The full check reads everything. -#}
+{%- set measures = ['customer_count', 'order_count', 'lifetime_value'] %}
 
-{#- Each total of gold.dim_customer_value equals, to the cent, the same total
-    computed from silver orders (statuses 4 and 6 excluded). One row per measure
-    that differs.
-    Batch scope (macros/gate_scope.sql): the customers the batch touched, on both sides. -#}
 with
 
 dim_customer_value as (
@@ -13,18 +21,51 @@ dim_customer_value as (
 
 ),
 
-orders as (
+customer_ledger as (
 
-    select * from {{ ref('slv_orders') }} as orders
-    where {{ medallion.in_batch_keys(ref('dim_customer_value_state'), ['customer_id'], 'orders') }}
+    select * from {{ ref('order_sales_ledger') }} as ledger
+    where {{ medallion.in_batch_keys(ref('dim_customer_value_state'), ['customer_id'], 'ledger') }}
 
 ),
 
-counted_orders as (
+{{ medallion.order_ledger_vs_silver_ctes() }}
 
-    select *
-    from orders
-    where {{ medallion.counted_order() }}
+counted_order_days as (
+
+    select
+        customer_id,
+        order_date
+
+    from customer_ledger
+    group by
+        customer_id,
+        order_date
+    having sum(order_count) > 0
+
+),
+
+ledger_per_customer as (
+
+    select
+        customer_id,
+        sum(order_count) as order_count,
+        sum(total_due) as lifetime_value
+
+    from customer_ledger
+    group by customer_id
+    having sum(order_count) <> 0
+
+),
+
+ledger_order_dates as (
+
+    select
+        customer_id,
+        min(order_date) as first_order_date,
+        max(order_date) as last_order_date
+
+    from counted_order_days
+    group by customer_id
 
 ),
 
@@ -39,43 +80,58 @@ gold_totals as (
 
 ),
 
-silver_totals as (
+ledger_totals as (
 
     select
-        count(distinct customer_id) as customer_count,
-        count(*) as order_count,
-        sum(total_due) as lifetime_value
+        count(*) as customer_count,
+        sum(order_count) as order_count,
+        sum(lifetime_value) as lifetime_value
 
-    from counted_orders
+    from ledger_per_customer
+
+),
+
+customers_with_other_dates as (
+
+    select count(*) as customer_count
+    from dim_customer_value
+    full outer join ledger_order_dates
+        on dim_customer_value.customer_id = ledger_order_dates.customer_id
+    where
+        dim_customer_value.customer_id is null
+        or ledger_order_dates.customer_id is null
+        or dim_customer_value.first_order_date <> ledger_order_dates.first_order_date
+        or dim_customer_value.last_order_date <> ledger_order_dates.last_order_date
 
 ),
 
 compared as (
 
+    {%- for measure in measures %}
+
     select
-        'customer_count' as measure,
-        cast(coalesce(gold_totals.customer_count, 0) as decimal(38, 6)) as gold_total,
-        cast(coalesce(silver_totals.customer_count, 0) as decimal(38, 6)) as silver_total
+        '{{ measure }}' as measure,
+        cast(coalesce(gold_totals.{{ measure }}, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce(ledger_totals.{{ measure }}, 0) as decimal(38, 6)) as silver_total
     from gold_totals
-    cross join silver_totals
+    cross join ledger_totals
+
+    union all
+    {%- endfor %}
+
+    select
+        'customers_with_other_order_dates' as measure,
+        cast(customers_with_other_dates.customer_count as decimal(38, 6)) as gold_total,
+        cast(0 as decimal(38, 6)) as silver_total
+    from customers_with_other_dates
 
     union all
 
     select
-        'order_count' as measure,
-        cast(coalesce(gold_totals.order_count, 0) as decimal(38, 6)) as gold_total,
-        cast(coalesce(silver_totals.order_count, 0) as decimal(38, 6)) as silver_total
-    from gold_totals
-    cross join silver_totals
-
-    union all
-
-    select
-        'lifetime_value' as measure,
-        cast(coalesce(gold_totals.lifetime_value, 0) as decimal(38, 6)) as gold_total,
-        cast(coalesce(silver_totals.lifetime_value, 0) as decimal(38, 6)) as silver_total
-    from gold_totals
-    cross join silver_totals
+        'orders_differing_from_silver' as measure,
+        cast(differing_orders.order_count as decimal(38, 6)) as gold_total,
+        cast(0 as decimal(38, 6)) as silver_total
+    from differing_orders
 
 )
 

@@ -1,9 +1,19 @@
 {{ config(tags=['gold']) }}
+{#- Each total of gold.fct_sales_daily equals, to the cent, the same total computed from
+    silver orders and lines (statuses 4 and 6 excluded), proven through the ledger its sums
+    are added from (order_sales_ledger):
+    1. the groups' sums equal their ledger rows summed, and their customer counts the
+       customers with a counted order left in the group;
+    2. each order's ledger rows equal what it contributes in silver now, under its current
+       day, territory and customer (macros/reconcile.sql).
+    One row per measure that differs (for 2: the orders that differ).
+    Batch scope (macros/gate_scope.sql): the (order_date, territory_id) groups the batch
+    touched (1) and the orders it appended ledger rows for (2). The full check reads
+    everything. -#}
+{%- set measures = [
+    'order_count', 'customer_count', 'units', 'subtotal', 'tax_amt', 'freight', 'total_due'
+] %}
 
-{#- Each total of gold.fct_sales_daily equals, to the cent, the same total computed
-    straight from silver orders and lines (statuses 4 and 6 excluded). Returns one
-    row per measure that differs.
-    Batch scope (macros/gate_scope.sql): the (order_date, territory_id) groups the batch touched, on both sides. -#}
 with
 
 fct_sales_daily as (
@@ -13,24 +23,28 @@ fct_sales_daily as (
 
 ),
 
-orders as (
+group_ledger as (
 
-    select * from {{ ref('slv_orders') }} as orders
-    where {{ medallion.in_batch_keys(ref('fct_sales_daily_state'), ['order_date', 'territory_id'], 'orders') }}
-
-),
-
-order_lines as (
-
-    select * from {{ ref('slv_order_lines') }}
+    select * from {{ ref('order_sales_ledger') }} as ledger
+    where {{ medallion.in_batch_keys(ref('fct_sales_daily_state'), ['order_date', 'territory_id'], 'ledger') }}
 
 ),
 
-counted_orders as (
+{{ medallion.order_ledger_vs_silver_ctes() }}
 
-    select *
-    from orders
-    where {{ medallion.counted_order() }}
+counted_customer_days as (
+
+    select
+        order_date,
+        territory_id,
+        customer_id
+
+    from group_ledger
+    group by
+        order_date,
+        territory_id,
+        customer_id
+    having sum(order_count) > 0
 
 ),
 
@@ -49,108 +63,62 @@ gold_totals as (
 
 ),
 
-silver_order_totals as (
+ledger_sums as (
 
     select
-        count(*) as order_count,
+        sum(order_count) as order_count,
+        sum(units) as units,
         sum(subtotal) as subtotal,
         sum(tax_amt) as tax_amt,
         sum(freight) as freight,
         sum(total_due) as total_due
 
-    from counted_orders
+    from group_ledger
 
 ),
 
-silver_customer_days as (
-
-    select distinct
-        order_date,
-        territory_id,
-        customer_id
-
-    from counted_orders
-
-),
-
-silver_customer_total as (
+ledger_customers as (
 
     select count(*) as customer_count
-    from silver_customer_days
+    from counted_customer_days
 
 ),
 
-silver_unit_total as (
+ledger_totals as (
 
-    select sum(order_lines.order_qty) as units
-    from order_lines
-    inner join counted_orders
-        on order_lines.sales_order_id = counted_orders.sales_order_id
+    select
+        ledger_sums.order_count,
+        ledger_customers.customer_count,
+        ledger_sums.units,
+        ledger_sums.subtotal,
+        ledger_sums.tax_amt,
+        ledger_sums.freight,
+        ledger_sums.total_due
+
+    from ledger_sums
+    cross join ledger_customers
 
 ),
 
 compared as (
 
+    {%- for measure in measures %}
+
     select
-        'order_count' as measure,
-        cast(coalesce(gold_totals.order_count, 0) as decimal(38, 6)) as gold_total,
-        cast(coalesce(silver_order_totals.order_count, 0) as decimal(38, 6)) as silver_total
+        '{{ measure }}' as measure,
+        cast(coalesce(gold_totals.{{ measure }}, 0) as decimal(38, 6)) as gold_total,
+        cast(coalesce(ledger_totals.{{ measure }}, 0) as decimal(38, 6)) as silver_total
     from gold_totals
-    cross join silver_order_totals
+    cross join ledger_totals
 
     union all
+    {%- endfor %}
 
     select
-        'customer_count' as measure,
-        cast(coalesce(gold_totals.customer_count, 0) as decimal(38, 6)) as gold_total,
-        cast(coalesce(silver_customer_total.customer_count, 0) as decimal(38, 6)) as silver_total
-    from gold_totals
-    cross join silver_customer_total
-
-    union all
-
-    select
-        'units' as measure,
-        cast(coalesce(gold_totals.units, 0) as decimal(38, 6)) as gold_total,
-        cast(coalesce(silver_unit_total.units, 0) as decimal(38, 6)) as silver_total
-    from gold_totals
-    cross join silver_unit_total
-
-    union all
-
-    select
-        'subtotal' as measure,
-        cast(coalesce(gold_totals.subtotal, 0) as decimal(38, 6)) as gold_total,
-        cast(coalesce(silver_order_totals.subtotal, 0) as decimal(38, 6)) as silver_total
-    from gold_totals
-    cross join silver_order_totals
-
-    union all
-
-    select
-        'tax_amt' as measure,
-        cast(coalesce(gold_totals.tax_amt, 0) as decimal(38, 6)) as gold_total,
-        cast(coalesce(silver_order_totals.tax_amt, 0) as decimal(38, 6)) as silver_total
-    from gold_totals
-    cross join silver_order_totals
-
-    union all
-
-    select
-        'freight' as measure,
-        cast(coalesce(gold_totals.freight, 0) as decimal(38, 6)) as gold_total,
-        cast(coalesce(silver_order_totals.freight, 0) as decimal(38, 6)) as silver_total
-    from gold_totals
-    cross join silver_order_totals
-
-    union all
-
-    select
-        'total_due' as measure,
-        cast(coalesce(gold_totals.total_due, 0) as decimal(38, 6)) as gold_total,
-        cast(coalesce(silver_order_totals.total_due, 0) as decimal(38, 6)) as silver_total
-    from gold_totals
-    cross join silver_order_totals
+        'orders_differing_from_silver' as measure,
+        cast(differing_orders.order_count as decimal(38, 6)) as gold_total,
+        cast(0 as decimal(38, 6)) as silver_total
+    from differing_orders
 
 )
 

@@ -96,7 +96,8 @@ medallion = SimpleNamespace(
     counted_order=lambda status="status": _from_macro_file(
         "gold_changes.sql", "counted_order", status=status
     ),
-    changed_order_keys_ctes=lambda: _from_macro_file("gold_changes.sql", "changed_order_keys_ctes"),
+    changed_orders_ctes=lambda: _from_macro_file("gold_changes.sql", "changed_orders_ctes"),
+    order_ledger_vs_silver_ctes=lambda: _from_macro_file("reconcile.sql", "order_ledger_vs_silver_ctes"),
     in_batch=_in_batch,
     in_batch_keys=_in_batch_keys,
 )

@@ -127,6 +127,6 @@ def test_the_gold_contract_is_what_the_dag_publishes_as_assets() -> None:
         "fct_sales_daily_state",
         "fct_product_sales_state",
         "dim_customer_value_state",
-        "order_keys_state",
+        "order_sales_ledger",
         "product_sales_ledger",
     }

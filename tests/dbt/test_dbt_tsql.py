@@ -117,12 +117,12 @@ def test_incremental_runs_compile_to_tsql(tmp_path: Path) -> None:
     files = sorted(f for f in models.rglob("*.sql") if not f.parent.name.endswith(".yml"))
     assert {f.stem for f in files} == {
         "slv_order_checks", "slv_order_line_checks", "slv_customer_checks", "fct_sales_daily_state",
-        "fct_product_sales_state", "dim_customer_value_state", "order_keys_state",
+        "fct_product_sales_state", "dim_customer_value_state", "order_sales_ledger",
         "product_sales_ledger",
     }  # fmt: skip
     for f in files:
         sql = f.read_text()
-        if f.stem == "fct_product_sales_state":  # adds the ledger rows since its batch, exactly
+        if f.stem.endswith("_state"):  # adds the ledger rows since its batch, exactly
             assert "ledger._batch_at > (select last_batch.batch_at from last_batch)" in sql
         else:
             assert "> watermark.changed_after" in sql, f.stem  # reads only what changed
@@ -211,7 +211,7 @@ def test_every_compiled_model_and_test_is_tsql(compiled_sqlserver: Path) -> None
     # a layer reads its own candidate in the audit schema, and the layer below published
     assert '"silver_audit"."order_line_checks"' in checks
     gold = (compiled_sqlserver / "compiled" / "medallion" / "models" / "gold" / "_internal"
-            / "fct_sales_daily_state.sql").read_text()  # fmt: skip
+            / "order_sales_ledger.sql").read_text()  # fmt: skip
     assert '"AdventureWorks"."silver"."orders"' in gold and "silver_audit" not in gold
 
 

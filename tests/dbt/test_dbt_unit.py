@@ -15,13 +15,17 @@ UNIT_TESTS = {
     "each_order_rule_names_its_reason_and_a_bad_line_quarantines_its_order",
     "a_quarantined_order_takes_all_its_lines_with_it",
     "only_valid_lines_of_valid_orders_are_published",
-    "daily_sales_sum_counted_orders_per_day_and_territory",
+    "order_sales_ledger_holds_each_counted_order",
+    "order_sales_ledger_appends_what_changed_orders_changed",
+    "daily_sales_sum_the_ledger",
+    "daily_sales_add_the_ledger_rows_of_the_batch",
     "product_sales_ledger_holds_each_counted_order_per_product",
     "product_sales_ledger_appends_what_changed_orders_changed",
     "product_sales_sum_the_ledger",
     "product_sales_add_the_ledger_rows_of_the_batch",
     "product_sales_take_a_rebuilt_ledger_as_totals",
-    "customer_value_sums_counted_orders_per_customer",
+    "customer_value_sums_the_ledger",
+    "customer_value_adds_the_ledger_rows_of_the_batch",
 }
 
 

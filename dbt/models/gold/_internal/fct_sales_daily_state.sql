@@ -1,27 +1,23 @@
 {#- The incremental state behind fct_sales_daily: one row per (order_date, territory_id)
-    ever computed, _batch_at when it was last recomputed. A run recomputes only the
-    groups touched since its last batch (minus the lookback window): every day and
-    territory an order silver (re)published since is or was in (order_keys_state: in
-    silver.orders or, when it left them, silver.orders_quarantine), and every group of a
-    territory whose name changed.
-    A recomputed group with no counted order left (its only order was cancelled, say)
-    stays as a row with order_count = 0: fct_sales_daily hides it, and publish_layer
-    deletes it from gold.fct_sales_daily. -#}
+    ever computed, _batch_at when it was last rewritten. Its sums are additive: a run adds
+    to each group the rows order_sales_ledger appended since this model's last batch (what
+    the changed orders contribute now less what they contributed before, under the day and
+    territory they were counted in then), instead of reading every order and line of the
+    groups those orders touched. customer_count stays exact: it is counted again for the
+    touched groups from the ledger's net order count per (day, territory, customer), one
+    row per order, not per line. The groups of a renamed territory are rewritten too.
+    A group with no counted order left (its only order was cancelled, say) stays as a row
+    with order_count = 0: fct_sales_daily hides it, publish_layer deletes it.
 
--- depends_on: {{ ref('slv_orders_quarantine') }}
--- depends_on: {{ ref('order_keys_state') }}
+    As in fct_product_sales_state: the rows added are exactly those after this model's last
+    batch, and a ledger (re)built after it holds whole totals, so every group is then
+    recomputed from it. -#}
 
 with
 
-orders as (
+ledger as (
 
-    select * from {{ ref('slv_orders') }}
-
-),
-
-order_lines as (
-
-    select * from {{ ref('slv_order_lines') }}
+    select * from {{ ref('order_sales_ledger') }}
 
 ),
 
@@ -33,15 +29,56 @@ territories as (
 
 {% if is_incremental() -%}
 
-{{ medallion.changed_order_keys_ctes() }}
+previous_state as (
+
+    select * from {{ this }}
+
+),
+
+last_batch as (
+
+    select max(previous_state._batch_at) as batch_at
+    from previous_state
+
+),
+
+ledger_rebuilt as (
+
+    select
+        case
+            when min(ledger._batch_at) > (select last_batch.batch_at from last_batch) then 1
+            else 0
+        end as is_rebuilt
+    from ledger
+
+),
+
+ledger_changes as (
+
+    select
+        ledger.order_date,
+        ledger.territory_id,
+        sum(ledger.order_count) as order_count,
+        sum(ledger.units) as units,
+        sum(ledger.subtotal) as subtotal,
+        sum(ledger.tax_amt) as tax_amt,
+        sum(ledger.freight) as freight,
+        sum(ledger.total_due) as total_due
+
+    from ledger
+    where ledger._batch_at > (select last_batch.batch_at from last_batch)
+    group by
+        ledger.order_date,
+        ledger.territory_id
+
+),
 
 changed_groups as (
 
     select
         order_date,
         territory_id
-    from changed_order_keys
-    where order_date is not null and territory_id is not null
+    from ledger_changes
 
     union
 
@@ -55,111 +92,136 @@ changed_groups as (
         previous_state.territory_name <> territories.territory_name
         or previous_state.country_region_code <> territories.country_region_code
 
+    union
+
+    select
+        previous_state.order_date,
+        previous_state.territory_id
+    from previous_state
+    cross join ledger_rebuilt
+    where ledger_rebuilt.is_rebuilt = 1
+
 ),
 
-orders_in_scope as (
+sums_per_group as (
 
-    select orders.*
-    from orders
+    select
+        changed_groups.order_date,
+        changed_groups.territory_id,
+        coalesce(previous_state.order_count, 0) + coalesce(ledger_changes.order_count, 0) as order_count,
+        coalesce(previous_state.units, 0) + coalesce(ledger_changes.units, 0) as units,
+        coalesce(previous_state.subtotal, 0) + coalesce(ledger_changes.subtotal, 0) as subtotal,
+        coalesce(previous_state.tax_amt, 0) + coalesce(ledger_changes.tax_amt, 0) as tax_amt,
+        coalesce(previous_state.freight, 0) + coalesce(ledger_changes.freight, 0) as freight,
+        coalesce(previous_state.total_due, 0) + coalesce(ledger_changes.total_due, 0) as total_due
+
+    from changed_groups
+    cross join ledger_rebuilt
+    left join previous_state
+        on
+            changed_groups.order_date = previous_state.order_date
+            and changed_groups.territory_id = previous_state.territory_id
+            and ledger_rebuilt.is_rebuilt = 0
+    left join ledger_changes
+        on
+            changed_groups.order_date = ledger_changes.order_date
+            and changed_groups.territory_id = ledger_changes.territory_id
+
+),
+
+ledger_in_scope as (
+
+    select ledger.*
+    from ledger
     inner join changed_groups
         on
-            orders.order_date = changed_groups.order_date
-            and orders.territory_id = changed_groups.territory_id
+            ledger.order_date = changed_groups.order_date
+            and ledger.territory_id = changed_groups.territory_id
 
 ),
 
 {%- else %}
 
-orders_in_scope as (
+sums_per_group as (
 
-    select * from orders
+    select
+        order_date,
+        territory_id,
+        sum(order_count) as order_count,
+        sum(units) as units,
+        sum(subtotal) as subtotal,
+        sum(tax_amt) as tax_amt,
+        sum(freight) as freight,
+        sum(total_due) as total_due
+
+    from ledger
+    group by
+        order_date,
+        territory_id
+
+),
+
+ledger_in_scope as (
+
+    select * from ledger
 
 ),
 
 {%- endif %}
 
-counted_orders as (
-
-    select *
-    from orders_in_scope
-    where {{ medallion.counted_order() }}
-
-),
-
-units_per_order as (
+counted_customer_days as (
 
     select
-        order_lines.sales_order_id,
-        sum(order_lines.order_qty) as units
+        order_date,
+        territory_id,
+        customer_id
 
-    from order_lines
-    inner join counted_orders
-        on order_lines.sales_order_id = counted_orders.sales_order_id
-    group by order_lines.sales_order_id
-
-),
-
-daily as (
-
-    select
-        counted_orders.order_date,
-        counted_orders.territory_id,
-        count(*) as order_count,
-        count(distinct counted_orders.customer_id) as customer_count,
-        sum(coalesce(units_per_order.units, 0)) as units,
-        sum(counted_orders.subtotal) as subtotal,
-        sum(counted_orders.tax_amt) as tax_amt,
-        sum(counted_orders.freight) as freight,
-        sum(counted_orders.total_due) as total_due
-
-    from counted_orders
-    left join units_per_order
-        on counted_orders.sales_order_id = units_per_order.sales_order_id
+    from ledger_in_scope
     group by
-        counted_orders.order_date,
-        counted_orders.territory_id
+        order_date,
+        territory_id,
+        customer_id
+    having sum(order_count) > 0
 
 ),
 
-recomputed_groups as (
+customers_per_group as (
 
-    {% if is_incremental() -%}
     select
         order_date,
-        territory_id
-    from changed_groups
-    {%- else -%}
-    select
+        territory_id,
+        count(*) as customer_count
+
+    from counted_customer_days
+    group by
         order_date,
         territory_id
-    from daily
-    {%- endif %}
 
 ),
 
 final as (
 
     select
-        recomputed_groups.order_date,
-        recomputed_groups.territory_id,
+        sums_per_group.order_date,
+        sums_per_group.territory_id,
         territories.territory_name,
         territories.country_region_code,
-        cast(coalesce(daily.order_count, 0) as {{ dbt.type_bigint() }}) as order_count,
-        cast(coalesce(daily.customer_count, 0) as {{ dbt.type_bigint() }}) as customer_count,
-        cast(coalesce(daily.units, 0) as {{ dbt.type_bigint() }}) as units,
-        cast(coalesce(daily.subtotal, 0) as decimal(19, 4)) as subtotal,
-        cast(coalesce(daily.tax_amt, 0) as decimal(19, 4)) as tax_amt,
-        cast(coalesce(daily.freight, 0) as decimal(19, 4)) as freight,
-        cast(coalesce(daily.total_due, 0) as decimal(19, 4)) as total_due,
+        cast(sums_per_group.order_count as {{ dbt.type_bigint() }}) as order_count,
+        cast(coalesce(customers_per_group.customer_count, 0) as {{ dbt.type_bigint() }}) as customer_count,
+        cast(sums_per_group.units as {{ dbt.type_bigint() }}) as units,
+        cast(sums_per_group.subtotal as decimal(19, 4)) as subtotal,
+        cast(sums_per_group.tax_amt as decimal(19, 4)) as tax_amt,
+        cast(sums_per_group.freight as decimal(19, 4)) as freight,
+        cast(sums_per_group.total_due as decimal(19, 4)) as total_due,
         {{ medallion.batch_at() }} as _batch_at
 
-    from recomputed_groups
-    left join daily
+    from sums_per_group
+    left join customers_per_group
         on
-            recomputed_groups.order_date = daily.order_date
-            and recomputed_groups.territory_id = daily.territory_id
+            sums_per_group.order_date = customers_per_group.order_date
+            and sums_per_group.territory_id = customers_per_group.territory_id
     left join territories
-        on recomputed_groups.territory_id = territories.territory_id
+        on sums_per_group.territory_id = territories.territory_id
 
 )
 

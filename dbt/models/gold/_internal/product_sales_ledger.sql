@@ -7,7 +7,7 @@
     product it is the product's totals.
 
     Append only. A run looks at every order silver (re)published since its last batch
-    (minus the lookback window: changed_order_keys, as the other *_state models) and
+    (minus the lookback window: changed_orders, as order_sales_ledger) and
     appends, per (order, product), what the order contributes now less what the ledger
     holds for it, where that is not zero: reading an order again changes nothing.
     fct_product_sales_state adds the rows appended since its own last batch to its totals,
@@ -16,7 +16,6 @@
     fct_product_sales_state (the DAG refreshes a layer whole). -#}
 
 -- depends_on: {{ ref('slv_orders_quarantine') }}
--- depends_on: {{ ref('order_keys_state') }}
 
 with
 
@@ -34,7 +33,7 @@ order_lines as (
 
 {% if is_incremental() -%}
 
-{{ medallion.changed_order_keys_ctes() }}
+{{ medallion.changed_orders_ctes() }}
 
 lines_in_scope as (
 
