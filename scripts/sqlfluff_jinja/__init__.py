@@ -97,7 +97,9 @@ medallion = SimpleNamespace(
         "gold_changes.sql", "counted_order", status=status
     ),
     changed_orders_ctes=lambda: _from_macro_file("gold_changes.sql", "changed_orders_ctes"),
-    order_ledger_vs_silver_ctes=lambda: _from_macro_file("reconcile.sql", "order_ledger_vs_silver_ctes"),
+    order_ledger_vs_silver_ctes=lambda: _from_macro_file(
+        "reconcile.sql", "order_ledger_vs_silver_ctes"
+    ),
     in_batch=_in_batch,
     in_batch_keys=_in_batch_keys,
 )
