@@ -100,13 +100,13 @@ def pull_request(tmp_path_factory: pytest.TempPathFactory) -> PullRequest:
 
     _edit(
         repo, "dbt/models/gold/_internal/fct_sales_daily_state.sql",
-        "sum(counted_orders.total_due) as total_due",
-        "sum(counted_orders.subtotal + counted_orders.tax_amt) as total_due",
+        "cast(sums_per_group.total_due as decimal(19, 4)) as total_due",
+        "cast(sums_per_group.subtotal + sums_per_group.tax_amt as decimal(19, 4)) as total_due",
     )  # fmt: skip
     _edit(
         repo, "dbt/tests/assert_fct_sales_daily_reconciles_with_silver.sql",
-        "        sum(total_due) as total_due\n\n    from counted_orders",
-        "        sum(subtotal + tax_amt) as total_due\n\n    from counted_orders",
+        "        sum(total_due) as total_due\n\n    from group_ledger",
+        "        sum(subtotal + tax_amt) as total_due\n\n    from group_ledger",
     )  # fmt: skip
     _git(repo, "commit", "-qam", "gold: total due without freight")
     pr.commits["gold_rule"] = _git(repo, "rev-parse", "HEAD")
