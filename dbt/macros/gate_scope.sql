@@ -57,8 +57,13 @@
         {#- a row of this relation changed since it was published iff it was rewritten: a
             plain filter the warehouse pushes down, not a join on the changed keys -#}
         {%- set log = medallion.existing_publish_log(layer) -%}
-        {{ return(none if log is none else alias ~ '._batch_at > '
-            ~ medallion.watermark_sql(log, node.alias if published else none)) }}
+        {%- if log is none -%}
+            {{ return(none) }}
+        {%- endif -%}
+        {%- set since = medallion.watermark_sql(log, node.alias if published else none) -%}
+        {{ return([alias ~ '._batch_at > ' ~ since,
+                   medallion.batch_at_from_match(node, alias, '_batch_at > ' ~ since)]
+                  | select | join(' and ')) }}
     {%- elif layer is not none and published -%}
         {#- the gold contract views: the keys their state rewrote since their last publish -#}
         {%- set log = medallion.existing_publish_log(layer) -%}
@@ -82,6 +87,30 @@
             ~ dbt.dateadd('minute', -medallion.lookback_minutes(), medallion.watermark_sql(log))) }}
     {%- endif -%}
     {{ return(none) }}
+{%- endmacro %}
+
+
+{#- A view whose _batch_at is the latest of its source tables' (meta.batch_at_from: key and
+    models; silver's order lines: a line's check and its order's) holds a row of the
+    `window` (a condition on _batch_at) only under a key one of those tables wrote in it.
+    That key semi-join reads the small batch of stored tables, so the warehouse need not
+    join the whole history before filtering the view's computed _batch_at (kept exact by
+    the caller). None for any other node. -#}
+{% macro batch_at_from_match(node, alias, window) -%}
+    {%- set hint = (node.config.get('meta') or {}).get('batch_at_from') -%}
+    {%- if not hint -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set batches = [] -%}
+    {%- for name in hint.models -%}
+        {%- set source_node = graph.nodes['model.' ~ node.package_name ~ '.' ~ name] -%}
+        {%- do batches.append('select ' ~ hint.key ~ ' from '
+            ~ api.Relation.create(database=source_node.database, schema=source_node.schema, identifier=source_node.alias)
+            ~ ' where ' ~ window) -%}
+    {%- endfor -%}
+    {%- set key = (alias ~ '.' if alias else '') ~ hint.key -%}
+    {#- a row without the key (a quarantined line without an order id) cannot be looked up -#}
+    {{ return('(' ~ key ~ ' in (' ~ batches | join(' union all ') ~ ') or ' ~ key ~ ' is null)') }}
 {%- endmacro %}
 
 

@@ -63,13 +63,15 @@
             {%- set key = meta.get('publish_key') -%}
             {%- set key = [key] if key is string else key -%}
             {%- set changes = [] -%}
+            {%- set change_nodes = [] -%}
             {%- for name in meta.get('publish_changes_from') or [] -%}
                 {%- set source_node = graph.nodes['model.' ~ node.package_name ~ '.' ~ name] -%}
                 {%- do changes.append(api.Relation.create(database=source_node.database, schema=source_node.schema, identifier=source_node.alias)) -%}
+                {%- do change_nodes.append(source_node) -%}
             {%- endfor -%}
             {%- set item = {
                 'name': node.alias, 'audit': audit, 'published': published, 'key': key,
-                'changes': changes,
+                'changes': changes, 'change_nodes': change_nodes,
                 'log': log_relation, 'mode': 'full', 'watermark': none,
                 'previous_watermark': none, 'published_exists': true, 'columns': []} -%}
             {%- if assume is not none -%}
@@ -147,11 +149,16 @@
         select 1
         from (
             {%- for change in item.changes %}
+            {%- set window = '_batch_at > ' ~ medallion.timestamp_literal(item.previous_watermark)
+                ~ ' and _batch_at <= ' ~ medallion.timestamp_literal(item.watermark) %}
+            {%- set match = medallion.batch_at_from_match(item.change_nodes[loop.index0], none, window) %}
             select {{ item.key | join(', ') }}
             from {{ change }}
             where
-                _batch_at > {{ medallion.timestamp_literal(item.previous_watermark) }}
-                and _batch_at <= {{ medallion.timestamp_literal(item.watermark) }}
+                {{ window }}
+                {%- if match %}
+                and {{ match }}
+                {%- endif %}
             {%- if not loop.last %}
             union{% endif %}
             {%- endfor %}

@@ -155,6 +155,10 @@ def test_batch_scoped_tests_compile_to_tsql(tmp_path: Path) -> None:
     assert any(n.startswith("row_conservation_slv_orders") for n in scoped)
     assert any(n.startswith("relationships_slv_orders_") for n in scoped)
     assert "unique_slv_customers_customer_id" in scoped  # customers are checked by batch too
+    # order lines (a view over the line and order checks) look up the batch's orders first
+    assert (
+        "sales_order_id in (select sales_order_id from" in sql["not_null_slv_order_lines__batch_at"]
+    )
     # the small dimensions, rebuilt whole each run, are tested whole
     assert "unique_slv_products_product_id" in sql
     assert "unique_slv_products_product_id" not in scoped
