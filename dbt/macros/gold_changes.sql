@@ -51,3 +51,37 @@ changed_orders as (
 
 ),
 {%- endmacro %}
+
+
+{#- The CTEs an incremental gold *_state model starts from, ending with ledger_rebuilt:
+    previous_state (this model), last_batch (its newest _batch_at) and ledger_rebuilt (1
+    when the oldest row of the model's `ledger` CTE is newer than that batch: the ledger was
+    rebuilt after the state, refreshed alone or on its first run after an upgrade, so it
+    holds whole totals, not changes, and the model recomputes every group from it). The
+    model then adds the ledger rows with _batch_at > last_batch: exactly those, no lookback,
+    since the ledger and the state stamp the same run's start. -#}
+{% macro ledger_state_ctes() -%}
+previous_state as (
+
+    select * from {{ this }}
+
+),
+
+last_batch as (
+
+    select max(previous_state._batch_at) as batch_at
+    from previous_state
+
+),
+
+ledger_rebuilt as (
+
+    select
+        case
+            when min(ledger._batch_at) > (select last_batch.batch_at from last_batch) then 1
+            else 0
+        end as is_rebuilt
+    from ledger
+
+),
+{%- endmacro %}

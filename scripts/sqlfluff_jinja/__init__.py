@@ -97,6 +97,7 @@ medallion = SimpleNamespace(
         "gold_changes.sql", "counted_order", status=status
     ),
     changed_orders_ctes=lambda: _from_macro_file("gold_changes.sql", "changed_orders_ctes"),
+    ledger_state_ctes=lambda: _from_macro_file("gold_changes.sql", "ledger_state_ctes"),
     order_ledger_vs_silver_ctes=lambda: _from_macro_file(
         "reconcile.sql", "order_ledger_vs_silver_ctes"
     ),

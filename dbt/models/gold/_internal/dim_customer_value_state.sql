@@ -28,29 +28,7 @@ customers as (
 
 {% if is_incremental() -%}
 
-previous_state as (
-
-    select * from {{ this }}
-
-),
-
-last_batch as (
-
-    select max(previous_state._batch_at) as batch_at
-    from previous_state
-
-),
-
-ledger_rebuilt as (
-
-    select
-        case
-            when min(ledger._batch_at) > (select last_batch.batch_at from last_batch) then 1
-            else 0
-        end as is_rebuilt
-    from ledger
-
-),
+{{ medallion.ledger_state_ctes() }}
 
 ledger_changes as (
 
