@@ -8,9 +8,9 @@
     A customer with no counted order left stays as a row with order_count = 0:
     dim_customer_value hides it, publish_layer deletes it.
 
-    As in fct_product_sales_state: the rows added are exactly those after this model's last
-    batch, and a ledger (re)built after it holds whole totals, so every customer is then
-    recomputed from it. -#}
+    The rows added are exactly those after this model's last batch; a ledger rebuilt after
+    it holds whole totals, and every customer is then recomputed from it (macros/gold_changes.sql,
+    ledger_state_ctes). -#}
 
 with
 

@@ -7,10 +7,9 @@
     left stays as a row with order_count = 0: fct_product_sales hides it, publish_layer
     deletes it.
 
-    The rows added are exactly those after this model's last batch, with no lookback: the
-    ledger and this model stamp the same run's start, and a ledger row is added once. A
-    ledger (re)built after that batch (refreshed alone, or its first run under an existing
-    state) holds whole totals, not changes: every product is then recomputed from it. -#}
+    The rows added are exactly those after this model's last batch; a ledger rebuilt after
+    it holds whole totals, and every product is then recomputed from it (macros/gold_changes.sql,
+    ledger_state_ctes). -#}
 
 with
 
