@@ -98,9 +98,6 @@ medallion = SimpleNamespace(
     ),
     changed_orders_ctes=lambda: _from_macro_file("gold_changes.sql", "changed_orders_ctes"),
     ledger_state_ctes=lambda: _from_macro_file("gold_changes.sql", "ledger_state_ctes"),
-    order_ledger_vs_silver_ctes=lambda: _from_macro_file(
-        "reconcile.sql", "order_ledger_vs_silver_ctes"
-    ),
     in_batch=_in_batch,
     in_batch_keys=_in_batch_keys,
 )
